@@ -1,0 +1,1 @@
+"""Corpus preparation: Ray Data pipeline stages, shard writer, synthetic corpora."""

@@ -1,0 +1,1 @@
+"""User-facing jobs and the ``audiotok`` command line."""
