@@ -18,6 +18,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -114,7 +115,7 @@ class Tokens:
     def save(self, path: str | Path) -> Path:
         """Write ``.npz`` (codes + metadata); other suffixes: use `save_tokens_arrow`."""
         path = Path(path)
-        arrays: dict[str, np.ndarray] = {
+        arrays: dict[str, Any] = {  # Any: numpy stubs type the ** values as allow_pickle
             "codes": _compact(self.codes.numpy()),
             "metadata": np.array(json.dumps(self._metadata())),
         }

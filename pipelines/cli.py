@@ -70,10 +70,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0 if any(row.skipped is None for row in rows) else 1
 
 
-def _cmd_list(args: argparse.Namespace) -> int:  # noqa: ARG001
+def _cmd_list(args: argparse.Namespace) -> int:
     from audiotok.tokenizers import list_tokenizers
 
-    header = f"{'spec':<22}{'rate':>7}{'frames/s':>10}{'kbps':>8}{'K':>4}{'codes':>7}  weights  status"
+    header = (
+        f"{'spec':<22}{'rate':>7}{'frames/s':>10}{'kbps':>8}{'K':>4}{'codes':>7}  weights  status"
+    )
     print(header)
     for info in list_tokenizers():
         status = "available" if info.available else f"unavailable: {info.unavailable_reason}"

@@ -45,7 +45,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
     reasons = {
         "slow": None if config.getoption("--run-slow") else "slow test: pass --run-slow",
-        "network": None if config.getoption("--run-network") else "needs the network: --run-network",
+        "network": None
+        if config.getoption("--run-network")
+        else "needs the network: --run-network",
         "gpu": None if torch.cuda.is_available() else "needs a CUDA device",
     }
     for item in items:

@@ -6,13 +6,11 @@ import glob
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-AUDIO_EXTENSIONS = frozenset(
-    {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac", ".mp4", ".webm", ".aiff"}
-)
+from audiotok.audio.load import SUPPORTED_EXTENSIONS
 
 
 def find_audio_files(
-    inputs: Iterable[str | Path], extensions: frozenset[str] = AUDIO_EXTENSIONS
+    inputs: Iterable[str | Path], extensions: frozenset[str] = SUPPORTED_EXTENSIONS
 ) -> Iterator[tuple[Path, Path]]:
     """Yield ``(file, root)`` for every audio file named by ``inputs``, sorted per input.
 

@@ -153,9 +153,7 @@ def vocoder_log_mel(
         waves = waves.unsqueeze(0)
     waves = waves.to(torch.float32)
     padded, lengths = _pad_batch(waves, lengths, config.n_fft // 2)
-    magnitude = _power_spectrogram(
-        padded, config.n_fft, config.hop_length, config.win_length, 1.0
-    )
+    magnitude = _power_spectrogram(padded, config.n_fft, config.hop_length, config.win_length, 1.0)
     filters = mel_filterbank(
         config.sample_rate, config.n_fft, config.n_mels, config.fmin, config.fmax
     ).to(magnitude.device)

@@ -87,7 +87,7 @@ class AudioTokenizer(ABC):
     def device(self) -> torch.device:
         return torch.device("cpu")
 
-    def to(self, device: str | torch.device) -> AudioTokenizer:  # noqa: ARG002 - CPU-only default
+    def to(self, device: str | torch.device) -> AudioTokenizer:
         """Move model weights to ``device``; tokenizers without weights stay where they are."""
         return self
 
@@ -135,9 +135,7 @@ class AudioTokenizer(ABC):
             raise NotImplementedError(f"{self.spec} is encode-only and cannot decode")
         for item in tokens:
             if item.spec != self.spec:
-                raise TokensMismatchError(
-                    f"tokens made by {item.spec!r} handed to {self.spec!r}"
-                )
+                raise TokensMismatchError(f"tokens made by {item.spec!r} handed to {self.spec!r}")
         if not tokens:
             return []
         return self._decode(list(tokens))

@@ -98,11 +98,7 @@ def parse_spec(spec: str) -> tuple[TokenizerFamily, str | None]:
 
 def known_specs() -> list[str]:
     _ensure_builtin_families()
-    return [
-        family.spec(option)
-        for family in _FAMILIES.values()
-        for option in family.presets
-    ]
+    return [family.spec(option) for family in _FAMILIES.values() for option in family.presets]
 
 
 def resolve_config(spec: str) -> tuple[TokenizerFamily, TokenizerConfig]:

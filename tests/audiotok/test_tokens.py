@@ -87,6 +87,7 @@ def test_arrow_round_trip(tmp_path) -> None:
     assert table.num_rows == 3
     for a, b in zip(items, tokens_from_arrow(table), strict=True):
         _assert_same(a, b)
-    for a, b in zip(items, load_tokens_arrow(save_tokens_arrow(items, tmp_path / "t.arrow")),
-                    strict=True):
+    for a, b in zip(
+        items, load_tokens_arrow(save_tokens_arrow(items, tmp_path / "t.arrow")), strict=True
+    ):
         _assert_same(a, b)

@@ -29,7 +29,7 @@ EXPECTED_PRESETS = {
 
 
 def test_known_specs_cover_the_documented_families() -> None:
-    assert EXPECTED_PRESETS <= set(known_specs())
+    assert set(known_specs()) >= EXPECTED_PRESETS
 
 
 def test_unknown_spec_lists_the_known_ones() -> None:
@@ -54,7 +54,7 @@ def test_parse_spec_splits_family_and_option() -> None:
 
 def test_list_tokenizers_reports_figures_and_availability() -> None:
     infos = {info.spec: info for info in list_tokenizers()}
-    assert EXPECTED_PRESETS <= set(infos)
+    assert set(infos) >= EXPECTED_PRESETS
     encodec = infos["encodec-24khz@6kbps"]
     assert encodec.needs_weights and encodec.frame_rate == 75
     assert encodec.nominal_bitrate == pytest.approx(6000)
