@@ -6,8 +6,9 @@ cd "$(dirname "$0")/.."
 bash scripts/install.sh --dev
 bin="${AUDIOTOK_VENV:-.venv}/bin"
 
-"$bin/ruff" check .
-"$bin/ruff" format --check .
+python_paths=(audiotok pipelines models data_prep tests scripts)
+"$bin/ruff" check "${python_paths[@]}"
+"$bin/ruff" format --check "${python_paths[@]}"
 "$bin/lint-imports"
 "$bin/mypy"
 
