@@ -15,19 +15,29 @@ bash scripts/install_system_packages.sh
 if [ ! -x "$venv/bin/python" ]; then
   "${PYTHON:-python3}" -m venv "$venv"
 fi
-pip=("$venv/bin/python" -m pip install --quiet --disable-pip-version-check)
-"${pip[@]}" --upgrade pip
+log="$venv/install.log"
+: > "$log"
+# pip's own chatter goes to the log; on failure its tail is shown.
+pip_install() {
+  if ! "$venv/bin/python" -m pip install --disable-pip-version-check "$@" >>"$log" 2>&1; then
+    tail -n 40 "$log" >&2
+    echo "pip install $* failed; full log: $log" >&2
+    exit 1
+  fi
+}
+echo "installing into $venv (log: $log)"
+pip_install --upgrade pip
 
 # torch first and explicitly: left to the resolver, a plain "torch" requirement pulls a
 # multi-GB CUDA build. Set AUDIOTOK_TORCH (e.g. "torch==2.13.0+cu126") to choose another.
 if ! "$venv/bin/python" -c "import torch" 2>/dev/null; then
-  "${pip[@]}" "${AUDIOTOK_TORCH:-torch==2.13.0}"
+  pip_install "${AUDIOTOK_TORCH:-torch==2.13.0}"
 fi
-"${pip[@]}" -e ".${extras}"
+pip_install -e ".${extras}"
 
 # torchaudio pins an older torch and breaks transformers' audio utilities beside a newer one;
 # nothing here needs it, so it must not be in the environment.
 if "$venv/bin/python" -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('torchaudio') is None)"; then
   echo "removing torchaudio from $venv (it conflicts with this torch; audiotok does not use it)"
-  "$venv/bin/python" -m pip uninstall --quiet -y torchaudio
+  "$venv/bin/python" -m pip uninstall --quiet -y torchaudio >>"$log" 2>&1
 fi
