@@ -46,6 +46,14 @@ def load_hf_model(
         ) from exc
 
 
+def is_cached(hub_id: str) -> bool:
+    """Whether a Hub checkpoint's config is already in the local Hugging Face cache."""
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(hub_id, "config.json")
+    return isinstance(found, str)
+
+
 def _check_local_dir(path: Path, what: str) -> None:
     if not path.is_dir():
         raise WeightsNotFoundError(f"{what}: weights path {path} is not a directory")

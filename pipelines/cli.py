@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from audiotok.errors import AudiotokError
+from audiotok.tokenizers.registry import TokenizerInfo
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -78,13 +79,21 @@ def _cmd_list(args: argparse.Namespace) -> int:
     )
     print(header)
     for info in list_tokenizers():
-        status = "available" if info.available else f"unavailable: {info.unavailable_reason}"
+        status = _status(info)
         print(
             f"{info.spec:<22}{info.sample_rate:>7}{info.frame_rate:>10.2f}"
             f"{info.nominal_bitrate / 1000:>8.2f}{info.num_codebooks:>4}{info.codebook_size:>7}"
             f"  {'needed' if info.needs_weights else 'none':<7}  {status}"
         )
     return 0
+
+
+def _status(info: TokenizerInfo) -> str:
+    if not info.available:
+        return f"unavailable: {info.unavailable_reason}"
+    if not info.needs_weights or info.weights_cached:
+        return "available"
+    return f"needs weights: {info.default_weights} (not in the local cache) or --weights DIR"
 
 
 def _cmd_tokenize(args: argparse.Namespace) -> int:

@@ -106,6 +106,11 @@ class AudioTokenizer(ABC):
         return cls(config, spec)
 
     @classmethod
+    def default_weights(cls, config: TokenizerConfig) -> str | None:
+        """The Hub id loaded when no ``weights`` are given; None for weightless tokenizers."""
+        return None
+
+    @classmethod
     def availability(cls) -> str | None:
         """None when this tokenizer can run here, else the reason it cannot."""
         return None

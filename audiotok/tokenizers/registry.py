@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from audiotok.errors import TokenizerSpecError, UnknownTokenizerError
 from audiotok.tokenizers.base import AudioTokenizer, TokenizerConfig
+from audiotok.weights import is_cached
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,8 @@ class TokenizerInfo:
     needs_weights: bool
     can_decode: bool
     unavailable_reason: str | None
+    default_weights: str | None = None
+    weights_cached: bool = False
 
     @property
     def available(self) -> bool:
@@ -152,9 +155,15 @@ def list_tokenizers() -> list[TokenizerInfo]:
                     needs_weights=family.cls.needs_weights,
                     can_decode=family.cls.can_decode,
                     unavailable_reason=reason,
+                    default_weights=family.cls.default_weights(config),
+                    weights_cached=_cached(family.cls.default_weights(config)),
                 )
             )
     return infos
+
+
+def _cached(hub_id: str | None) -> bool:
+    return hub_id is not None and is_cached(hub_id)
 
 
 def _ensure_builtin_families() -> None:

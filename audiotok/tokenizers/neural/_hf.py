@@ -60,6 +60,11 @@ class HFCodecTokenizer(AudioTokenizer):
         return getattr(transformers, cls.model_class_name)
 
     @classmethod
+    def default_weights(cls, config: TokenizerConfig) -> str | None:
+        assert isinstance(config, HFCodecConfig)
+        return config.hub_id
+
+    @classmethod
     def availability(cls) -> str | None:
         import transformers
 

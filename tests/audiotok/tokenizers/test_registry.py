@@ -58,8 +58,9 @@ def test_list_tokenizers_reports_figures_and_availability() -> None:
     encodec = infos["encodec-24khz@6kbps"]
     assert encodec.needs_weights and encodec.frame_rate == 75
     assert encodec.nominal_bitrate == pytest.approx(6000)
+    assert encodec.default_weights == "facebook/encodec_24khz"
     mulaw = infos["mulaw"]
-    assert not mulaw.needs_weights and mulaw.available
+    assert not mulaw.needs_weights and mulaw.available and mulaw.default_weights is None
     assert mulaw.nominal_bitrate == pytest.approx(64000)
     for info in infos.values():
         # an unavailable entry always says why
