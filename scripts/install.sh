@@ -34,6 +34,11 @@ if ! "$venv/bin/python" -c "import torch" 2>/dev/null; then
   pip_install "${AUDIOTOK_TORCH:-torch==2.13.0}"
 fi
 pip_install -e ".${extras}"
+if [ -n "$extras" ]; then
+  # The reference S3 tokenizer, for parity tests only. --no-deps: it requires torchaudio,
+  # which must not be installed (the tests give it a stand-in module instead).
+  pip_install --no-deps "s3tokenizer==0.3.0"
+fi
 
 # torchaudio pins an older torch and breaks transformers' audio utilities beside a newer one;
 # nothing here needs it, so it must not be in the environment.
