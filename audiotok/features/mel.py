@@ -159,3 +159,35 @@ def vocoder_log_mel(
     ).to(magnitude.device)
     mel = torch.clamp(filters @ magnitude, min=config.log_floor).log()
     return mel, (1 + lengths // config.hop_length).to(mel.device)
+
+
+def whisper_log_mel_chunked(
+    wave: torch.Tensor, config: WhisperMelConfig | None = None, chunk_frames: int = 3000
+) -> torch.Tensor:
+    """Whisper log-mel of one long waveform, ``chunk_frames`` STFT frames at a time.
+
+    Equal to ``whisper_log_mel(wave)[0]`` but the STFT's complex spectrum never exists for
+    more than one chunk, so an hour of audio needs the log-mel itself (about 180 MB at 128
+    bins) rather than several GB of spectra.
+
+    Args:
+        wave: ``[N]`` float 16 kHz audio, ``N > n_fft // 2``.
+
+    Returns:
+        ``[n_mels, N // hop]``.
+    """
+    config = config or WhisperMelConfig()
+    hop, n_fft = config.hop_length, config.n_fft
+    padded, _ = _pad_batch(wave.to(torch.float32)[None], None, n_fft // 2)
+    total = wave.shape[-1] // hop
+    filters = mel_filterbank(config.sample_rate, n_fft, config.n_mels).to(wave.device)
+    parts = []
+    for first in range(0, total, chunk_frames):
+        last = min(total, first + chunk_frames)
+        # frames first..last-1 start at first*hop; the last one ends n_fft samples later
+        segment = padded[:, first * hop : (last - 1) * hop + n_fft]
+        power = _power_spectrogram(segment, n_fft, hop, n_fft, 2.0)  # [1, F, last - first]
+        parts.append(torch.clamp(filters @ power[0], min=1e-10).log10())
+    log_mel = torch.cat(parts, dim=-1)  # [n_mels, total]
+    log_mel = torch.maximum(log_mel, log_mel.max() - config.dynamic_range)
+    return (log_mel + 4.0) / 4.0

@@ -78,3 +78,15 @@ def test_vocoder_log_mel_matches_librosa() -> None:
     assert ours.shape[1:] == reference.shape
     assert int(frames[0]) == reference.shape[1] == 1 + len(wave) // config.hop_length
     np.testing.assert_allclose(ours[0].numpy(), reference, atol=2e-4, rtol=0)
+
+
+@pytest.mark.parametrize("chunk_frames", [7, 100, 3000])
+def test_chunked_whisper_log_mel_equals_one_pass(chunk_frames: int) -> None:
+    from audiotok.features.mel import whisper_log_mel_chunked
+
+    wave = torch.from_numpy(speech_like(2.345, 16000, seed=11))
+    config = WhisperMelConfig(n_mels=128)
+    whole, _ = whisper_log_mel(wave, config=config)
+    chunked = whisper_log_mel_chunked(wave, config, chunk_frames=chunk_frames)
+    assert chunked.shape == whole.shape[1:]
+    torch.testing.assert_close(chunked, whole[0], atol=1e-6, rtol=0)

@@ -21,7 +21,7 @@ from typing import ClassVar
 
 import torch
 
-from audiotok.features.mel import WhisperMelConfig, whisper_log_mel
+from audiotok.features.mel import WhisperMelConfig, whisper_log_mel_chunked
 from audiotok.tokenizers.base import AudioTokenizer, TokenizerConfig
 from audiotok.tokenizers.registry import register_tokenizer
 from audiotok.tokenizers.s3.checkpoint import load_model
@@ -123,8 +123,9 @@ class S3Tokenizer(AudioTokenizer):
         minimum = self.mel_config.n_fft // 2 + 1  # reflect padding needs this many samples
         if wave.shape[-1] < minimum:
             wave = torch.nn.functional.pad(wave, (0, minimum - wave.shape[-1]))
-        mel, _ = whisper_log_mel(wave[None].to(self.device), None, self.mel_config)
-        return mel[0, :, :frames]
+        # Chunked STFT: an hour of input never holds an hour of complex spectra.
+        mel = whisper_log_mel_chunked(wave.to(self.device), self.mel_config)
+        return mel[:, :frames]
 
     def encode_mels(self, mels: list[torch.Tensor]) -> list[torch.Tensor]:
         """Codes ``[T'_i]`` of each log-mel ``[n_mels, T_i]`` (windows, buckets, merge)."""

@@ -4,15 +4,14 @@ Merge rule (exact count): an input of ``T`` mel frames gets exactly the tokens o
 it would give, ``ceil(T / S)`` with ``S`` = mel frames per token (2 at 50 Hz, 4 at 25 Hz);
 52.4 s = 5240 frames -> 1310 tokens at 25 Hz, 2620 at 50 Hz.
 
-- Windows are ``W`` frames (30 s) and start every ``W - O`` frames (O = 4 s overlap), at
-  multiples of ``S``, so a window's token ``j`` is global token ``start / S + j``.
-- The last window is moved back to end exactly at ``T`` (start rounded up to a multiple of
-  ``S``), so it is never a sliver and the last token is computed once, with context. Its
-  overlap with the previous window is then at least ``O``.
+- An input longer than ``W`` frames (30 s) is covered by the fewest windows of at most ``W``
+  frames that overlap by about ``O`` (4 s), all of one length and spread evenly from the
+  first frame to the last; starts are multiples of ``S``, so a window's token ``j`` is global
+  token ``start / S + j``. No window is a padded sliver.
 - Where two windows overlap, the cut is at the middle of their common tokens: each token is
   taken from exactly one window, the one in which it is further from an edge.
 
-The reference instead steps by 26 s to the end and drops a fixed 2 s from each inner edge;
+The reference instead steps by 26 s to the end, pads every window to 30 s, and drops a fixed 2 s from each inner edge;
 a short final window then loses tokens (52.4 s gives 1260 tokens instead of 1310).
 """
 
@@ -55,18 +54,10 @@ def plan_windows(
         return [Window(item, 0, frames, 0, num_tokens(frames))]
     if window % stride or overlap % stride or not 0 <= overlap < window:
         raise ValueError(f"window {window} / overlap {overlap} must be multiples of {stride}")
-    hop = window - overlap
-    starts = []
-    start = 0
-    while start + window < frames:
-        starts.append(start)
-        start += hop
-    last = -(-(frames - window) // stride) * stride  # round up: the window stays <= W
-    starts.append(last)
+    starts, length = _even_starts(frames, window, overlap, stride)
     spans = []  # (first token, end token) of each window, global
     for begin in starts:
-        length = min(window, frames - begin)
-        spans.append((begin // stride, begin // stride + num_tokens(length)))
+        spans.append((begin // stride, begin // stride + num_tokens(min(length, frames - begin))))
     cuts = [0]
     for (_, end_prev), (begin_next, _) in itertools.pairwise(spans):
         cuts.append((begin_next + end_prev) // 2)  # middle of the shared tokens
@@ -75,9 +66,26 @@ def plan_windows(
     for i, begin in enumerate(starts):
         first = spans[i][0]
         windows.append(
-            Window(item, begin, min(window, frames - begin), cuts[i] - first, cuts[i + 1] - first)
+            Window(item, begin, min(length, frames - begin), cuts[i] - first, cuts[i + 1] - first)
         )
     return windows
+
+
+def _even_starts(frames: int, window: int, overlap: int, stride: int) -> tuple[list[int], int]:
+    """Starts of the fewest windows of at most ``window`` frames overlapping by about
+    ``overlap``, spread evenly, and their common length (a multiple of ``stride``).
+
+    Even spreading keeps windows as short as the overlap allows: 60 s becomes three windows
+    of about 22.7 s (6,800 frames of work) rather than 30 + 30 + a padded sliver.
+    """
+    count = 1 + -(-(frames - window) // (window - overlap))
+    # n windows of length L overlap by >= O when n * L >= frames + (n - 1) * O
+    length = -(-(frames + (count - 1) * overlap) // count)
+    length = min(window, -(-length // stride) * stride)
+    step = (frames - length) / (count - 1)
+    starts = [int(k * step) // stride * stride for k in range(count - 1)]
+    starts.append(-(-(frames - length) // stride) * stride)  # the last one ends at ``frames``
+    return starts, length
 
 
 def bucket(windows: Sequence[Window], max_frames: int) -> list[list[Window]]:
