@@ -161,6 +161,20 @@ def bench_variant(variant: str, pool: torch.Tensor, repeats: int, gemm_rate: flo
             lambda b=batch: reference.encode(ten, b),
             repeats,
         )
+    exact = ours_encode(tokenizer, ten, 8)
+    tokenizer.precision = "bf16"
+    run_scenario(
+        "(a) bf16 fast mode, batch 8",
+        ten,
+        lambda: ours_encode(tokenizer, ten, 8),
+        lambda: reference.encode(ten, 8),
+        repeats,
+    )
+    fast = ours_encode(tokenizer, ten, 8)
+    tokenizer.precision = "fp32"
+    same = sum(int((a == b).sum()) for a, b in zip(exact, fast, strict=True))
+    total = sum(a.numel() for a in exact)
+    print(f"  bf16 fast mode: {100 * same / total:.1f} % of tokens equal to the exact fp32 codes")
     share = gemm_share(tokenizer, ten, repeats, gemm_rate)
     print(f"  ours on 10 s clips, batch 8, encoder only: {100 * share:.0f} % of the GEMM rate")
     sixty = clips(pool, 60.0, 1)

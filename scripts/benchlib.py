@@ -26,12 +26,19 @@ def median_seconds(fn: Callable[[], Any], repeats: int = 5, warmup: int = 1) -> 
     return statistics.median(times)
 
 
-def gemm_flops_per_second(n: int = 1280, rows: int = 1500, repeats: int = 7) -> float:
-    """fp32 matrix-multiply rate of this CPU on transformer-shaped GEMMs ``[rows, n] @ [n, n]``."""
-    a = torch.randn(rows, n)
-    b = torch.randn(n, n)
-    seconds = median_seconds(lambda: a @ b, repeats=repeats, warmup=2)
-    return 2 * rows * n * n / seconds
+def gemm_flops_per_second(
+    shapes: tuple[tuple[int, int, int], ...] = ((2000, 1280, 1280), (2000, 1280, 5120)),
+    repeats: int = 7,
+) -> float:
+    """Best fp32 matrix-multiply rate of this CPU over transformer-shaped GEMMs
+    ``[m, k] @ [k, n]`` (attention projections and MLP), in FLOP/s.
+    """
+    rates = []
+    for m, k, n in shapes:
+        a, b = torch.randn(m, k), torch.randn(k, n)
+        seconds = median_seconds(lambda a=a, b=b: a @ b, repeats=repeats, warmup=2)
+        rates.append(2 * m * k * n / seconds)
+    return max(rates)
 
 
 def count_flops(fn: Callable[[], Any]) -> int:

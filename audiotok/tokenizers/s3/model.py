@@ -162,7 +162,10 @@ class S3Model(nn.Module):
         `S3Tokenizer`, which splits and merges them. Codes past an item's length are garbage.
         """
         hidden, lengths = self.encode(mels, mel_lengths)
-        return self.quantizer(hidden), lengths
+        # Codes are nearest-codeword / rounding decisions: always made in float32, even when
+        # the encoder ran under bfloat16 autocast.
+        with torch.autocast(hidden.device.type, enabled=False):
+            return self.quantizer(hidden.float()), lengths
 
     def forward(self, mels: Tensor, mel_lengths: Tensor) -> tuple[Tensor, Tensor]:
         return self.quantize(mels, mel_lengths)

@@ -11,8 +11,9 @@ it would give, ``ceil(T / S)`` with ``S`` = mel frames per token (2 at 50 Hz, 4 
 - Where two windows overlap, the cut is at the middle of their common tokens: each token is
   taken from exactly one window, the one in which it is further from an edge.
 
-The reference instead steps by 26 s to the end, pads every window to 30 s, and drops a fixed 2 s from each inner edge;
-a short final window then loses tokens (52.4 s gives 1260 tokens instead of 1310).
+The reference instead steps by 26 s to the end, pads every window to 30 s, and drops a fixed
+2 s from each inner edge; a short final window then loses tokens (52.4 s gives 1260 tokens
+instead of 1310).
 """
 
 from __future__ import annotations
@@ -88,18 +89,26 @@ def _even_starts(frames: int, window: int, overlap: int, stride: int) -> tuple[l
     return starts, length
 
 
-def bucket(windows: Sequence[Window], max_frames: int) -> list[list[Window]]:
+def bucket(
+    windows: Sequence[Window], max_frames: int, min_fill: float = 0.75
+) -> list[list[Window]]:
     """Batches of windows, longest first, each with ``len(batch) * longest <= max_frames``
-    (a single window longer than that still gets a batch of its own).
+    and no window shorter than ``min_fill * longest`` (so padding wastes at most a quarter
+    of a batch); a single window longer than ``max_frames`` still gets a batch of its own.
     """
     order = sorted(windows, key=lambda w: (-w.length, w.item, w.start))
     batches: list[list[Window]] = []
     for win in order:
-        if batches and (len(batches[-1]) + 1) * batches[-1][0].length <= max_frames:
+        if batches and _fits(batches[-1], win, max_frames, min_fill):
             batches[-1].append(win)
         else:
             batches.append([win])
     return batches
+
+
+def _fits(batch: list[Window], win: Window, max_frames: int, min_fill: float) -> bool:
+    longest = batch[0].length
+    return (len(batch) + 1) * longest <= max_frames and win.length >= min_fill * longest
 
 
 def merge(windows: Sequence[Window], codes: Sequence[torch.Tensor]) -> torch.Tensor:

@@ -145,3 +145,22 @@ def test_bucket_bounds_the_padded_frames_of_a_batch() -> None:
     for batch in batches:
         assert len(batch) * max(w.length for w in batch) <= 6000
         assert batch[0].length == max(w.length for w in batch)
+
+
+def test_bf16_precision_mostly_agrees_with_exact_codes() -> None:
+    """The fast mode trades exactness for speed; its agreement must stay high."""
+    import warnings
+
+    from tests.signals import speech_like
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tokenizer = get_tokenizer("s3-v2", debug=True)
+    waves = [torch.from_numpy(speech_like(s, 16000, seed=i)) for i, s in enumerate((2.0, 3.1))]
+    exact = [t.codes for t in tokenizer.encode(waves, 16000)]
+    tokenizer.precision = "bf16"
+    fast = [t.codes for t in tokenizer.encode(waves, 16000)]
+    tokenizer.precision = "fp32"
+    for a, b in zip(exact, fast, strict=True):
+        assert a.shape == b.shape
+        assert (a == b).float().mean() > 0.5
