@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 from audiotok.tokens import Tokens, load_tokens_arrow
 from pipelines.cli import main
@@ -103,3 +104,33 @@ def test_demo_writes_tokens_and_audio(tmp_path, capsys) -> None:
     decoded, rate = sf.read(tmp_path / "mulaw.wav")
     # decoded audio is trimmed to the input's length at the codec's own rate
     assert rate == 8000 and len(decoded) == round(original.frames * 8000 / original.samplerate)
+
+
+def test_tokenize_with_s3_weights_from_a_directory(tmp_path, capsys) -> None:
+    """`audiotok tokenize --tokenizer s3-v2 --weights DIR` with a safetensors checkpoint."""
+    import warnings
+
+    from audiotok.tokenizers import get_tokenizer
+    from audiotok.tokenizers.s3 import S3Tokenizer, save_pretrained
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        random_model = get_tokenizer("s3-v2", debug=True)
+    assert isinstance(random_model, S3Tokenizer)
+    save_pretrained(random_model.model, tmp_path / "weights")
+    wav = tmp_path / "in" / "speech.wav"
+    wav.parent.mkdir()
+    sf.write(wav, speech_like(2.0, 16000, seed=4), 16000)
+    out = tmp_path / "out"
+    argv = ["tokenize", str(wav), "-t", "s3-v2", "--weights", str(tmp_path / "weights")]
+    assert main([*argv, "-o", str(out)]) == 0
+    tokens = Tokens.load(out / "speech.wav.npz")
+    assert tokens.spec == "s3-v2" and tokens.num_frames == 50  # 2 s at 25 Hz
+    expected = random_model.encode_one(speech_like(2.0, 16000, seed=4), 16000)
+    assert torch.equal(tokens.codes, expected.codes)
+
+
+def test_tokenize_s3_without_weights_is_a_clean_error(tmp_path, capsys) -> None:
+    code = main(["tokenize", str(tmp_path), "-t", "s3-v2", "-o", str(tmp_path / "o")])
+    assert code == 2
+    assert "s3-v2" in capsys.readouterr().err
