@@ -74,3 +74,27 @@ class WeightsNotFoundError(AudiotokError, FileNotFoundError):
 
 class TokensMismatchError(AudiotokError, ValueError):
     """Tokens handed to a tokenizer were made by another one."""
+
+
+class UnknownComponentError(AudiotokError, KeyError):
+    """A component name (VAD, ASR backend, speaker encoder, ...) names nothing registered."""
+
+    def __init__(self, kind: str, name: str, known: Iterable[str]) -> None:
+        self.kind = kind
+        self.name = name
+        self.known = sorted(known)
+        super().__init__(f"unknown {kind} {name!r}; known: {', '.join(self.known)}")
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class ComponentOptionError(AudiotokError, ValueError):
+    """A known component was given an option its config does not have."""
+
+
+class BackendUnavailableError(AudiotokError, RuntimeError):
+    """A registered component cannot run here: an optional package or its model file is missing.
+
+    The message names the package and how to install it.
+    """

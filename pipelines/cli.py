@@ -47,9 +47,29 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     tokenize.set_defaults(handler=_cmd_tokenize)
 
+    prepare = commands.add_parser(
+        "prepare", help="audio (+ transcripts) to token shards: VAD, filters, ASR, tokens"
+    )
+    prepare.add_argument(
+        "inputs", nargs="+", help="directories, globs, manifests (tsv/csv/jsonl), Kaldi wav.scp"
+    )
+    prepare.add_argument("--out", "-o", type=Path, required=True, help="output directory")
+    prepare.add_argument("--config", type=Path, help="PrepareConfig as YAML or JSON")
+    prepare.add_argument(
+        "--tokenizers", help="comma-separated tokenizer specs (e.g. opus@12kbps,mulaw); none"
+    )
+    prepare.add_argument("--asr", help="ASR backend (faster-whisper) or none")
+    prepare.add_argument("--speaker-encoder", help="speaker encoder (resemblyzer) or none")
+    prepare.add_argument("--ray-address", help="an existing Ray cluster (default: local Ray)")
+    prepare.add_argument("--workers", type=int, help="actors per model stage / local Ray CPUs")
+    prepare.add_argument("--no-ray", action="store_true", help="plain single-process loop")
+    prepare.add_argument("--limit", type=int, help="process at most N new files")
+    prepare.set_defaults(handler=_cmd_prepare)
+
     info = commands.add_parser("info", help="describe an audio file or a token file")
     info.add_argument("path", type=Path)
     info.set_defaults(handler=_cmd_info)
+    _add_synth_commands(commands)
     return parser
 
 
@@ -68,6 +88,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             f"{row.snr_db:>8.1f}  {row.audio_path}"
         )
     print(f"\nOriginal, decoded audio and token files are in {args.out.resolve()}")
+    from pipelines.demo import run_prepare_demo
+    from pipelines.prepare import summary_line
+
+    shards, manifest = run_prepare_demo(args.out)
+    print("\nprepare (VAD, filter, tokens, speaker embedding) on the sample: ", end="")
+    print(summary_line(manifest, shards.resolve()))
     return 0 if any(row.skipped is None for row in rows) else 1
 
 
@@ -115,11 +141,88 @@ def _cmd_tokenize(args: argparse.Namespace) -> int:
     return 0 if report.succeeded else 1
 
 
+def _cmd_prepare(args: argparse.Namespace) -> int:
+    from pipelines.prepare import prepare_command
+
+    return prepare_command(
+        args.inputs,
+        args.out,
+        config_path=args.config,
+        tokenizers=args.tokenizers,
+        asr=args.asr,
+        speaker_encoder=args.speaker_encoder,
+        ray_address=args.ray_address,
+        workers=args.workers,
+        use_ray=not args.no_ray,
+        limit=args.limit,
+    )
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
     from pipelines.describe import describe
 
     print(describe(args.path))
     return 0
+
+
+def _add_synth_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    synth = commands.add_parser(
+        "synth", help="synthetic parallel speech from aligned text files (same voice both sides)"
+    )
+    synth.add_argument("--pairs", nargs=2, metavar=("SRC", "TGT"), type=Path, required=True)
+    synth.add_argument("--src-lang", required=True, help="en, fr, es, de, hi, bn, ur")
+    synth.add_argument("--tgt-lang", required=True)
+    synth.add_argument("--out", "-o", type=Path, required=True, help="shard directory")
+    synth.add_argument("--speakers", type=int, default=8, help="speaker pool size")
+    synth.add_argument("--voices-per-line", type=int, default=1, help="speakers per line")
+    synth.add_argument("--limit", type=int, help="only the first N line pairs")
+    synth.add_argument("--engine", default="espeak-ng", help="registered TTS engine")
+    synth.add_argument("--sample-rate", type=int, default=16000)
+    synth.add_argument("--workers", type=int, help="parallel synthesis threads")
+    synth.set_defaults(handler=_cmd_synth)
+
+    export = commands.add_parser(
+        "export-webdataset", help="Parquet shards (prepare or synth) to WebDataset tars"
+    )
+    export.add_argument("shards", type=Path, help="Parquet shard directory")
+    export.add_argument("--out", "-o", type=Path, required=True)
+    export.add_argument("--samples-per-tar", type=int, default=1000)
+    export.set_defaults(handler=_cmd_export_webdataset)
+
+
+def _cmd_synth(args: argparse.Namespace) -> int:
+    from data_prep.synth import run_synth
+
+    src, tgt = args.pairs
+    report = run_synth(
+        src,
+        tgt,
+        args.src_lang,
+        args.tgt_lang,
+        args.out,
+        speakers=args.speakers,
+        voices_per_line=args.voices_per_line,
+        limit=args.limit,
+        engine=args.engine,
+        sample_rate=args.sample_rate,
+        workers=args.workers,
+    )
+    skipped = sum(report.skipped.values())
+    print(
+        f"{report.pair}: {report.rows} row(s), {report.hours * 3600:.1f} s of speech in "
+        f"{report.elapsed_seconds:.1f} s; {skipped} skipped"
+        + (f", {report.resumed_lines} line(s) already done" if report.resumed_lines else "")
+        + f"; output in {args.out}"
+    )
+    return 0 if report.rows or report.resumed_lines else 1
+
+
+def _cmd_export_webdataset(args: argparse.Namespace) -> int:
+    from data_prep.export import export_webdataset
+
+    report = export_webdataset(args.shards, args.out, samples_per_tar=args.samples_per_tar)
+    print(f"{report.samples} sample(s) in {len(report.tars)} tar(s) in {args.out}")
+    return 0 if report.samples else 1
 
 
 if __name__ == "__main__":

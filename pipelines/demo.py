@@ -89,3 +89,22 @@ def snr_db(reference: np.ndarray, estimate: np.ndarray) -> float:
     n = min(len(reference), len(estimate))
     noise = np.sum((reference[:n] - estimate[:n]) ** 2)
     return float(10 * np.log10(np.sum(reference[:n] ** 2) / max(noise, 1e-12)))
+
+
+def run_prepare_demo(out_dir: str | Path) -> tuple[Path, dict[str, object]]:
+    """`data_prep.prepare` on the embedded sample, offline: Silero VAD, quality filter,
+    Opus 12 kbps and mu-law tokens, Resemblyzer speaker embedding, no ASR (so no Whisper
+    model is needed), plain loop (no Ray start-up for one file). Returns the shard folder and
+    the manifest."""
+    from data_prep import PrepareConfig, prepare
+
+    shards = Path(out_dir) / "prepared"
+    config = PrepareConfig.from_dict(
+        {
+            "asr": {"enabled": False},
+            "tokenize": {"specs": ["opus@12kbps", "mulaw"]},
+            "shards": {"audio_flac": True},
+        }
+    )
+    report = prepare([sample_path()], shards, config, use_ray=False, progress=False)
+    return shards, report.manifest

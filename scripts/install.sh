@@ -34,6 +34,10 @@ if ! "$venv/bin/python" -c "import torch" 2>/dev/null; then
   pip_install "${AUDIOTOK_TORCH:-torch==2.13.0}"
 fi
 pip_install -e ".${extras}"
+# Resemblyzer, for the weights file (pretrained.pt) of audiotok.speaker's encoder, which is our
+# own implementation and never imports the package. --no-deps: it requires webrtcvad, a C
+# extension that needs a compiler and pkg_resources, and only its silence trimming uses it.
+pip_install --no-deps "Resemblyzer==0.1.4"
 if [ -n "$extras" ]; then
   # The reference S3 tokenizer, for parity tests only. --no-deps: it requires torchaudio,
   # which must not be installed (the tests give it a stand-in module instead).

@@ -1,27 +1,33 @@
-"""Character vocabulary for the CTC head, greedy CTC decoding and character error rate."""
+"""Character vocabulary for the CTC head, greedy CTC decoding and character error rate.
+
+`normalize_text`, `edit_distance` and the error rates live in `audiotok.metrics.text`; they
+are re-exported here under their old names.
+"""
 
 from __future__ import annotations
 
 import json
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
+from audiotok.metrics.text import character_error_rate as _character_error_rate
+from audiotok.metrics.text import edit_distance, normalize_text
+
+__all__ = [
+    "BLANK",
+    "UNK",
+    "CharVocab",
+    "character_error_rate",
+    "ctc_greedy_decode",
+    "edit_distance",
+    "normalize_text",
+]
+
 BLANK = "<blank>"
 UNK = "<unk>"
-
-
-def normalize_text(text: str) -> str:
-    """NFKC, lower case, punctuation and symbols removed, whitespace collapsed.
-
-    Combining marks (Devanagari/Bengali vowel signs, accents) are kept.
-    """
-    text = unicodedata.normalize("NFKC", text).lower()
-    kept = [" " if unicodedata.category(ch)[0] in "PSZC" else ch for ch in text]
-    return " ".join("".join(kept).split())
 
 
 @dataclass
@@ -88,18 +94,10 @@ def ctc_greedy_decode(log_probs: torch.Tensor, lengths: torch.Tensor) -> list[li
     return out
 
 
-def edit_distance(ref: Sequence[object], hyp: Sequence[object]) -> int:
-    """Levenshtein distance between two sequences."""
-    previous = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, start=1):
-        current = [i] + [0] * len(hyp)
-        for j, h in enumerate(hyp, start=1):
-            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (r != h))
-        previous = current
-    return previous[-1]
-
-
 def character_error_rate(refs: Sequence[str], hyps: Sequence[str]) -> float:
-    """Total character edits over total reference characters."""
-    edits = sum(edit_distance(r, h) for r, h in zip(refs, hyps, strict=True))
-    return edits / max(1, sum(len(r) for r in refs))
+    """Total character edits over total reference characters, on the texts as given.
+
+    `audiotok.metrics.text.character_error_rate` without its normalisation: the texts here
+    are already normalised (by `normalize_text`) or decoded from the vocabulary.
+    """
+    return _character_error_rate(refs, hyps, normalize=False)

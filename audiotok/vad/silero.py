@@ -1,0 +1,110 @@
+"""Silero VAD (v5/v6 ONNX model shipped by the ``silero-vad`` package), run with onnxruntime.
+
+The model is loaded from the installed package's data folder without importing
+``silero_vad`` (importing it sets torch to a single thread).  It scores 512-sample windows
+(32 ms) of 16 kHz audio, each preceded by the last 64 samples of the previous window, and
+carries a recurrent state ``[2, 1, 128]`` from window to window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from audiotok._components import onnx_session, package_file
+from audiotok._waves import mono_at_rate
+from audiotok.errors import WeightsNotFoundError
+from audiotok.vad.base import (
+    VAD_REGISTRY,
+    SpeechSegment,
+    VoiceActivityDetector,
+    segments_from_probabilities,
+)
+
+SAMPLE_RATE = 16000
+WINDOW = 512  # samples per scored window at 16 kHz
+CONTEXT = 64  # samples of the previous window the model sees before each window
+
+
+@dataclass(frozen=True)
+class SileroVADConfig:
+    """Silero VAD settings (the defaults are the package's own).
+
+    Attributes:
+        threshold: a window with speech probability ``>=`` this starts (or continues) speech.
+        neg_threshold: below this, a window counts as silence; None means ``threshold - 0.15``.
+        min_speech_s: shorter segments are dropped.
+        min_silence_s: silence needed to end a segment.
+        speech_pad_s: padding added to both sides of each segment.
+        model_path: an ONNX file to use instead of the packaged ``silero_vad.onnx``.
+        num_threads: onnxruntime intra-op threads (the model is tiny; 1 is plenty).
+    """
+
+    threshold: float = 0.5
+    neg_threshold: float | None = None
+    min_speech_s: float = 0.25
+    min_silence_s: float = 0.1
+    speech_pad_s: float = 0.03
+    model_path: str | None = None
+    num_threads: int = 1
+
+
+@VAD_REGISTRY.register("silero", SileroVADConfig)
+class SileroVAD(VoiceActivityDetector):
+    """Silero voice activity detector; any input rate (resampled to 16 kHz internally).
+
+    Raises `BackendUnavailableError` at construction when onnxruntime or the ``silero-vad``
+    package is missing.
+    """
+
+    def __init__(self, config: SileroVADConfig | None = None) -> None:
+        self.config = config or SileroVADConfig()
+        what = "silero VAD"
+        if self.config.model_path is not None:
+            path = self.config.model_path
+            if not Path(path).expanduser().is_file():
+                raise WeightsNotFoundError(f"{what}: no ONNX model file {path}")
+            path = str(Path(path).expanduser())
+        else:
+            path = str(
+                package_file("silero_vad", "data/silero_vad.onnx", what=what, package="silero-vad")
+            )
+        self._session = onnx_session(path, what=what, num_threads=self.config.num_threads)
+
+    def speech_probabilities(self, wave: np.ndarray, sample_rate: int) -> np.ndarray:
+        """Speech probability per 32 ms window: ``[N] -> [ceil(N16 / 512)]`` float32.
+
+        ``N16`` is the length at 16 kHz; the last window is zero-padded.
+        """
+        audio = mono_at_rate(wave, sample_rate, SAMPLE_RATE, "silero VAD")
+        frames = -(-audio.size // WINDOW)
+        padded = np.zeros(CONTEXT + frames * WINDOW, dtype=np.float32)
+        padded[CONTEXT : CONTEXT + audio.size] = audio
+        state = np.zeros((2, 1, 128), dtype=np.float32)
+        rate = np.array(SAMPLE_RATE, dtype=np.int64)
+        out = np.empty(frames, dtype=np.float32)
+        for i in range(frames):
+            chunk = padded[None, i * WINDOW : i * WINDOW + CONTEXT + WINDOW]
+            prob, state = self._session.run(None, {"input": chunk, "state": state, "sr": rate})
+            out[i] = float(prob[0, 0])
+        return out
+
+    def speech_segments(self, wave: np.ndarray, sample_rate: int) -> list[SpeechSegment]:
+        """See `VoiceActivityDetector.speech_segments`."""
+        probs = self.speech_probabilities(wave, sample_rate)
+        cfg = self.config
+        neg = (
+            cfg.neg_threshold if cfg.neg_threshold is not None else max(cfg.threshold - 0.15, 0.01)
+        )
+        return segments_from_probabilities(
+            probs,
+            WINDOW / SAMPLE_RATE,
+            np.asarray(wave).shape[-1] / sample_rate,
+            threshold=cfg.threshold,
+            neg_threshold=neg,
+            min_speech_s=cfg.min_speech_s,
+            min_silence_s=cfg.min_silence_s,
+            speech_pad_s=cfg.speech_pad_s,
+        )

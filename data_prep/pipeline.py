@@ -1,0 +1,346 @@
+"""`prepare`: discover -> decode -> segment -> filter -> ASR -> tokenize -> speaker -> shards.
+
+Two executors run the same stage code (`data_prep.stages`) on the same file rows:
+
+- Ray Data (default): the rows travel as pickled blobs (``{"row": bytes}``) so that their
+  nested, variable-shaped contents need no Arrow schema; pure stages run as tasks, model
+  stages as actor pools of ``workers`` actors each (``num_gpus`` when the cluster has GPUs).
+  The driver consumes the stream with ``iter_batches`` and feeds the `ShardWriter`.
+- a plain loop (``use_ray=False``): one process, batches of ``batch_files`` files.
+
+Either way only the driver writes, a source's rows stay together, and sources that committed
+shards already complete are skipped, so a rerun after a crash finishes the job.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+import pickle
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+from tqdm import tqdm
+
+from audiotok.errors import AudiotokError
+from data_prep.config import PrepareConfig
+from data_prep.discover import Source, discover
+from data_prep.manifest import rebuild_outputs
+from data_prep.shards import ShardWriter, clean_partial, committed_sources, shard_paths
+from data_prep.stages import (
+    EmbedSpeakers,
+    QualityFilter,
+    Rows,
+    Segmenter,
+    Tokenize,
+    Transcriber,
+    decode_rows,
+    finalize,
+    initial_row,
+    token_column,
+)
+
+CONFIG_HASH_KEY = "audiotok.config_hash"
+MODEL_STAGES = frozenset({"segment", "asr", "tokenize", "speaker"})
+GPU_STAGES = frozenset({"asr", "tokenize", "speaker"})
+
+
+class OutputConfigMismatchError(AudiotokError, ValueError):
+    """The output folder holds shards made with another config."""
+
+
+@dataclass
+class PrepareReport:
+    out_dir: Path
+    manifest: dict[str, Any]
+    files_total: int
+    files_skipped: int
+    files_processed: int
+    wall_seconds: float
+    shards_written: list[Path] = field(default_factory=list)
+
+
+def stage_names(config: PrepareConfig) -> list[str]:
+    """The stages this config runs, in order (decode, segment and filter always run)."""
+    names = ["decode", "segment", "filter"]
+    if config.asr.enabled and config.asr.backend != "none":
+        names.append("asr")
+    if config.tokenize.enabled and config.tokenize.specs:
+        names.append("tokenize")
+    if config.speaker.enabled and config.speaker.encoder != "none":
+        names.append("speaker")
+    return names
+
+
+def token_columns(config: PrepareConfig) -> list[str]:
+    if not (config.tokenize.enabled and config.tokenize.specs):
+        return []
+    return [token_column(spec) for spec in config.tokenize.specs]
+
+
+def make_stage(
+    name: str, config: PrepareConfig, device: str | None = None
+) -> Callable[[Rows], Rows]:
+    if name == "decode":
+        return functools.partial(decode_rows, config=config.decode)
+    if name == "segment":
+        return Segmenter(config.segment)
+    if name == "filter":
+        return QualityFilter(config.filter, config.segment)
+    if name == "asr":
+        return Transcriber(config.asr)
+    if name == "tokenize":
+        return Tokenize(config.tokenize, device=device)
+    if name == "speaker":
+        return EmbedSpeakers(config.speaker)
+    raise ValueError(f"unknown stage {name!r}")
+
+
+def prepare(
+    inputs: Sequence[str | Path],
+    out_dir: str | Path,
+    config: PrepareConfig | None = None,
+    *,
+    use_ray: bool = True,
+    ray_address: str | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+    limit: int | None = None,
+) -> PrepareReport:
+    """Prepare a corpus into ``out_dir`` (shards, manifest, errors, drops); resumable.
+
+    Args:
+        inputs: directories, globs, manifests, Kaldi folders, audio files (see `discover`).
+        config: the stages' settings (defaults: `PrepareConfig()`).
+        use_ray: Ray Data streaming (``ray.init()`` locally, or ``ray_address``); False runs
+            the plain single-process loop.
+        workers: actors per model stage and local Ray CPUs (default ``config.ray.workers``,
+            else every CPU).
+        limit: process at most this many (not yet committed) files.
+    """
+    config = config or PrepareConfig()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    clean_partial(out)
+    digest = config.hash()
+    _check_config(out, digest)
+    started = time.time()
+    sources = discover(inputs, config.discover)
+    done = committed_sources(out)
+    todo = [s for s in sources if s.source_id not in done]
+    if limit is not None:
+        todo = todo[:limit]
+    workers = workers or config.ray.workers or os.cpu_count() or 1
+    writer = ShardWriter(
+        out,
+        token_columns=token_columns(config),
+        audio_flac=config.shards.audio_flac,
+        max_rows=config.shards.max_rows,
+        max_bytes=config.shards.max_bytes,
+        metadata={CONFIG_HASH_KEY: digest},
+    )
+    bar = tqdm(total=len(todo), unit="file", disable=not progress, desc="prepare", smoothing=0.1)
+    audio_seconds = 0.0
+    first_result: float | None = None
+    with writer:
+        results = (
+            _run_ray(todo, config, workers, ray_address)
+            if use_ray and todo
+            else _run_local(todo, config)
+        )
+        for result in results:
+            writer.add(result)
+            if first_result is None:
+                first_result = time.time() - started
+            audio_seconds += result["duration"]
+            bar.update(1)
+            elapsed = max(time.time() - started, 1e-9)
+            bar.set_postfix_str(
+                f"{bar.n / elapsed:.1f} files/s, {audio_seconds / 3600 / elapsed * 3600:.3f} "
+                "audio h/h",
+                refresh=False,
+            )
+    bar.close()
+    wall = time.time() - started
+    run = {
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
+        "mode": "ray" if use_ray else "local",
+        "workers": workers if use_ray else 1,
+        "files_processed": len(todo),
+        "files_skipped": len(sources) - len(todo),
+        "audio_seconds_processed": audio_seconds,
+        "wall_seconds": wall,
+        # Start-up (discovery, Ray, model loading) until the first file came out.
+        "first_result_seconds": first_result,
+        "files_per_second": len(todo) / wall if wall > 0 else None,
+        "audio_hours_per_second": audio_seconds / 3600 / wall if wall > 0 else None,
+    }
+    manifest = rebuild_outputs(
+        out,
+        config=config.to_dict(),
+        config_hash=digest,
+        inputs=[str(i) for i in inputs],
+        run=run,
+    )
+    return PrepareReport(
+        out, manifest, len(sources), len(sources) - len(todo), len(todo), wall, writer.committed
+    )
+
+
+def _check_config(out: Path, digest: str) -> None:
+    shards = shard_paths(out)
+    if not shards:
+        return
+    metadata = pq.read_metadata(shards[0]).metadata or {}
+    previous = metadata.get(CONFIG_HASH_KEY.encode(), b"").decode()
+    if previous and previous != digest:
+        raise OutputConfigMismatchError(
+            f"{out} holds shards prepared with another config (hash {previous[:12]}, now "
+            f"{digest[:12]}); use a new --out folder or the same config to resume"
+        )
+
+
+def _batches(items: Sequence[Source], size: int) -> Iterator[list[Source]]:
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])
+
+
+def _run_local(todo: Sequence[Source], config: PrepareConfig) -> Iterator[dict[str, Any]]:
+    if not todo:
+        return
+    device = "cuda" if _cuda() else None
+    stages = [make_stage(name, config, device) for name in stage_names(config)]
+    for batch in _batches(todo, max(1, config.ray.batch_files)):
+        rows = [initial_row(source) for source in batch]
+        for stage in stages:
+            rows = stage(rows)
+        for row in rows:
+            yield finalize(row, config.shards.audio_flac)
+
+
+def _cuda() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+# --- Ray -------------------------------------------------------------------------------------
+
+
+def _pack(rows: list[Any]) -> dict[str, np.ndarray]:
+    blobs = np.empty(len(rows), dtype=object)
+    blobs[:] = [pickle.dumps(row, protocol=5) for row in rows]
+    return {"row": blobs}
+
+
+def _unpack(batch: dict[str, np.ndarray]) -> list[Any]:
+    # Blobs are rows this pipeline pickled itself a stage earlier.
+    return [pickle.loads(blob) for blob in batch["row"]]
+
+
+class RayStage:
+    """One stage, or several run in turn (``name`` "a+b+c", the fused mode), inside a Ray
+    actor (model stages) or task: unpack, run, pack."""
+
+    def __init__(
+        self, name: str, config: dict[str, Any], threads: int = 1, device: str | None = None
+    ):
+        import torch
+
+        torch.set_num_threads(max(1, threads))
+        prepared = PrepareConfig.from_dict(config)
+        self.stages = [make_stage(part, prepared, device) for part in name.split("+")]
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        rows = _unpack(batch)
+        for stage in self.stages:
+            rows = stage(rows)
+        return _pack(rows)
+
+
+def _ray_task(
+    batch: dict[str, np.ndarray], name: str, config: dict[str, Any]
+) -> dict[str, np.ndarray]:
+    return RayStage(name, config)(batch)
+
+
+def _ray_finalize(batch: dict[str, np.ndarray], audio_flac: bool) -> dict[str, np.ndarray]:
+    return _pack([finalize(row, audio_flac) for row in _unpack(batch)])
+
+
+def _run_ray(
+    todo: Sequence[Source], config: PrepareConfig, workers: int, address: str | None
+) -> Iterator[dict[str, Any]]:
+    import ray
+
+    started_here = not ray.is_initialized()
+    if started_here:
+        if address:
+            ray.init(address=address, log_to_driver=False)
+        else:
+            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+    try:
+        yield from _stream(todo, config, workers)
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def _stream(
+    todo: Sequence[Source], config: PrepareConfig, workers: int
+) -> Iterator[dict[str, Any]]:
+    import ray
+
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False
+    context.execution_options.preserve_order = False
+    names = stage_names(config)
+    share = 1.0 / (len(names) + 1)
+    gpus = float(ray.cluster_resources().get("GPU", 0.0))
+    config_dict = config.to_dict()
+    batch = max(1, config.ray.batch_files)
+    items = [{"row": pickle.dumps(initial_row(s), protocol=5)} for s in todo]
+    ds: Any = ray.data.from_items(items, override_num_blocks=max(1, math.ceil(len(items) / batch)))
+    if config.ray.fuse_stages:
+        # One actor pool running every stage: one process per worker, models loaded once per
+        # worker, no hand-over between stages (better where cores are few).
+        names, share = ["+".join(names)], 0.5
+    for name in names:
+        if MODEL_STAGES & set(name.split("+")):
+            use_gpu = gpus > 0 and bool(GPU_STAGES & set(name.split("+")))
+            ds = ds.map_batches(
+                RayStage,
+                fn_constructor_kwargs={
+                    "name": name,
+                    "config": config_dict,
+                    "device": "cuda" if use_gpu else None,
+                },
+                batch_size=batch,
+                batch_format="numpy",
+                compute=ray.data.ActorPoolStrategy(size=workers),
+                num_cpus=share,
+                num_gpus=config.ray.gpus_per_actor if use_gpu else 0,
+            )
+        else:
+            ds = ds.map_batches(
+                _ray_task,
+                fn_kwargs={"name": name, "config": config_dict},
+                batch_size=batch,
+                batch_format="numpy",
+                num_cpus=share,
+            )
+    ds = ds.map_batches(
+        _ray_finalize,
+        fn_kwargs={"audio_flac": config.shards.audio_flac},
+        batch_size=batch,
+        batch_format="numpy",
+        num_cpus=share,
+    )
+    for out in ds.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=1):
+        yield from _unpack(out)

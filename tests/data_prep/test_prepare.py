@@ -1,0 +1,202 @@
+"""End-to-end corpus preparation on real speech plus generated corrupt files."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+import soundfile as sf
+
+from audiotok.errors import AudioLoadError
+from data_prep import PrepareConfig, committed_sources, prepare
+from data_prep.shards import shard_paths
+from tests.conftest import REPO_ROOT
+
+
+def small_config(**sections: dict) -> PrepareConfig:
+    """Fast settings for the FSDD digits (0.3-1 s utterances, some very quiet: loudness
+    normalisation lets the VAD hear them): no ASR, mu-law tokens."""
+    data = {
+        "decode": {"loudness_lufs": -23.0},
+        "segment": {"min_seconds": 0.2},
+        "asr": {"enabled": False},
+        "tokenize": {"specs": ["mulaw"]},
+        "speaker": {"enabled": True},
+        "shards": {"max_rows": 8},
+        "ray": {"batch_files": 4},
+    }
+    for name, values in sections.items():
+        data[name] = {**data.get(name, {}), **values}
+    return PrepareConfig.from_dict(data)
+
+
+def fsdd_files(shared: Path, count: int, min_seconds: float = 0.5) -> list[Path]:
+    """``count`` FSDD recordings spread over digits and speakers, each at least
+    ``min_seconds`` long (Silero hears no speech in some 0.2 s clips)."""
+    folder = shared / "real" / "fsdd" / "recordings"
+    names = sorted(os.listdir(folder))
+    step = max(1, len(names) // (count * 2))
+    chosen = []
+    for name in names[::step]:
+        if sf.info(str(folder / name)).duration >= min_seconds:
+            chosen.append(folder / name)
+        if len(chosen) == count:
+            break
+    return chosen
+
+
+def corrupt_files(folder: Path) -> dict[str, Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    empty = folder / "empty.wav"
+    empty.write_bytes(b"")
+    truncated = folder / "truncated.wav"
+    truncated.write_bytes((REPO_ROOT / "audiotok" / "assets" / "sample_en.flac").read_bytes()[:30])
+    text = folder / "text.wav"
+    text.write_text("this is a text file pretending to be a wav\n" * 50)
+    return {"empty": empty, "truncated": truncated, "text": text}
+
+
+def shard_rows(out: Path) -> list[dict]:
+    return [row for shard in shard_paths(out) for row in pq.read_table(shard).to_pylist()]
+
+
+def test_prepare_end_to_end_on_real_speech_and_corrupt_files(shared_data, tmp_path) -> None:
+    multilingual = shared_data / "real" / "multilingual"
+    fsdd = fsdd_files(shared_data, 20)
+    bad = corrupt_files(tmp_path / "bad")
+    out = tmp_path / "out"
+    inputs = [*fsdd, multilingual / "transcripts.tsv", multilingual / "empty.wav", tmp_path / "bad"]
+    report = prepare(inputs, out, small_config(), use_ray=False, progress=False)
+    manifest = json.loads((out / "manifest.json").read_text())
+    rows = shard_rows(out)
+
+    # Every good file yields segments (kept, or dropped by a quality bound with its figure);
+    # the silent one is dropped as a whole: no speech.
+    dropped = [json.loads(x) for x in (out / "dropped.jsonl").read_text().splitlines()]
+    segmented = {row["source_path"] for row in rows} | {
+        d["path"] for d in dropped if d["segment"] is not None
+    }
+    good = [*fsdd, *(multilingual / f"test{s}.wav" for s in ["", "_de", "_es", "_fr", "_it"])]
+    assert {str(p.resolve()) for p in good} <= segmented
+    assert len({row["source_path"] for row in rows}) >= len(good) - 3
+    assert all(d["figure"] is not None for d in dropped if d["stage"] == "filter")
+    assert any(
+        d["path"].endswith("empty.wav") and d["reason"] == "no_speech" and d["segment"] is None
+        for d in dropped
+    )
+
+    # Every corrupt file is an error with its reason; nothing else is.
+    errors = [json.loads(x) for x in (out / "errors.jsonl").read_text().splitlines()]
+    by_name = {Path(e["path"]).name: e for e in errors}
+    assert set(by_name) == {p.name for p in bad.values()}
+    assert by_name["empty.wav"]["reason"] == "empty_file"
+    assert all(e["reason"] in AudioLoadError.REASONS and e["stage"] == "decode" for e in errors)
+
+    # The manifest adds up, in files and in seconds.
+    files, seconds = manifest["files"], manifest["seconds"]
+    assert files["in"] == len(fsdd) + 9 + 3 == report.files_total
+    assert files["in"] == files["kept"] + files["dropped"] + files["failed"]
+    assert files["failed"] == 3 and files["dropped"] >= 1
+    assert seconds["in"] == pytest.approx(seconds["kept"] + seconds["dropped"] + seconds["failed"])
+    assert seconds["kept"] == pytest.approx(sum(r["duration"] for r in rows))
+    assert manifest["segments"]["kept"] == len(rows)
+    by_reason = sum(v["seconds"] for v in manifest["drop_reasons"].values())
+    assert by_reason == pytest.approx(seconds["dropped"])
+    assert sum(manifest["error_reasons"].values()) == 3
+    assert manifest["config_hash"] == small_config().hash()
+    assert manifest["retention"]["overall"] == pytest.approx(seconds["kept"] / seconds["in"])
+
+    # Rows: ids unique, given transcripts kept for single-segment files, tokens and embeddings.
+    assert len({r["id"] for r in rows}) == len(rows)
+    english = next(r for r in rows if r["source_path"].endswith("multilingual/test.wav"))
+    assert english["text"].startswith("Mr quilter") and english["text_source"] == "given"
+    assert english["language"] == "en"
+    assert all(len(r["speaker_embedding"]) == 256 for r in rows)
+    assert all(r["tokens_mulaw"] and r["tokens_mulaw_frame_rate"] > 0 for r in rows)
+    assert all(0.2 <= r["duration"] <= 30.0 for r in rows)
+
+    # A rerun finds everything committed and changes nothing.
+    again = prepare(inputs, out, small_config(), use_ray=False, progress=False)
+    assert again.files_processed == 0 and len(shard_rows(out)) == len(rows)
+    assert json.loads((out / "manifest.json").read_text())["seconds"] == seconds
+
+
+def test_prepare_asr_cross_check_and_fill(shared_data, tmp_path) -> None:
+    multilingual = shared_data / "real" / "multilingual"
+    corpus = tmp_path / "in"
+    corpus.mkdir()
+    for name in ["test.wav", "test_de.wav"]:
+        shutil.copy(multilingual / name, corpus / name)
+    given = "MR. QUILTER is the apostle of the middle classes, and we're glad to welcome his gospel"
+    (corpus / "test.txt").write_text(given)
+    (corpus / "test_de.txt").write_text(given)
+    shutil.copy(multilingual / "test.wav", corpus / "untranscribed.wav")
+    config = small_config(asr={"enabled": True, "max_cer": 0.5}, speaker={"enabled": False})
+    prepare([corpus], tmp_path / "out", config, use_ray=False, progress=False)
+    rows = {Path(r["source_path"]).name: r for r in shard_rows(tmp_path / "out")}
+    # A matching transcript (case and punctuation aside) passes; a wrong one is dropped;
+    # without one, ASR supplies it.
+    assert rows["test.wav"]["text_source"] == "given" and rows["test.wav"]["asr_cer"] < 0.5
+    assert "test_de.wav" not in rows
+    assert rows["untranscribed.wav"]["text_source"] == "asr"
+    assert "apostle" in rows["untranscribed.wav"]["text"].lower()
+    dropped = [
+        json.loads(x) for x in (tmp_path / "out" / "dropped.jsonl").read_text().split("\n") if x
+    ]
+    cer = next(d for d in dropped if d["reason"] == "cer_too_high")
+    assert cer["path"].endswith("test_de.wav") and cer["figure"] > 0.5 and cer["stage"] == "asr"
+
+
+def _run_cli(files: list[Path], out: Path, config: Path) -> subprocess.Popen:
+    command = [sys.executable, "-m", "pipelines.cli", "prepare", *map(str, files)]
+    command += ["--out", str(out), "--config", str(config), "--no-ray"]
+    return subprocess.Popen(
+        command, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+
+
+def test_kill_9_then_rerun_yields_every_segment_exactly_once(shared_data, tmp_path) -> None:
+    files = fsdd_files(shared_data, 40)
+    config = tmp_path / "config.json"
+    settings = {
+        "segment": {"min_seconds": 0.2},
+        "asr": {"enabled": False},
+        "speaker": {"enabled": False},
+        "tokenize": {"specs": ["mulaw"]},
+        "shards": {"max_rows": 4},
+        "ray": {"batch_files": 2},
+    }
+    config.write_text(json.dumps(settings))
+    out = tmp_path / "killed"
+    process = _run_cli(files, out, config)
+    deadline = time.monotonic() + 120
+    while not (out / "part-00000.parquet").exists():
+        assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
+        assert time.monotonic() < deadline, "no shard committed in time"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    killed_at = len(committed_sources(out))
+    assert killed_at < len(files), "the run finished before it could be killed"
+    assert not (out / "manifest.json").exists()
+
+    rerun = _run_cli(files, out, config)
+    assert rerun.wait(timeout=300) == 0, rerun.stderr.read().decode() if rerun.stderr else ""
+    ids = [row["id"] for row in shard_rows(out)]
+    assert len(ids) == len(set(ids))
+    assert not list(out.glob("*.tmp"))
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [run["files_processed"] for run in manifest["runs"]] == [len(files) - killed_at]
+
+    clean = tmp_path / "clean"
+    prepare(files, clean, PrepareConfig.from_dict(settings), use_ray=False, progress=False)
+    assert sorted(ids) == sorted(row["id"] for row in shard_rows(clean))
+    assert len(committed_sources(out)) == len(files)
