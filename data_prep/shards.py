@@ -5,9 +5,13 @@ records) and commits a shard when the next source would take it past ``max_rows`
 ``max_bytes``; a source's rows are never split, so a single source larger than the bounds
 gets a shard of its own. Committing shard ``k``:
 
-1. ``part-k.errors.jsonl`` and ``part-k.dropped.jsonl`` (the buffered sources' records), each
-   written to ``*.tmp`` and renamed;
-2. ``part-k.parquet.tmp`` written and fsynced, then renamed to ``part-k.parquet``.
+1. ``_part-k.errors.jsonl`` and ``_part-k.dropped.jsonl`` (the buffered sources' records),
+   each written to a ``.*.tmp`` file and renamed;
+2. ``.part-k.parquet.tmp`` written and fsynced, then renamed to ``part-k.parquet``.
+
+Shards live in ``OUT/shards/``; the sidecars and temporary files start with ``_`` or ``.``, which
+pyarrow, pandas, ``datasets`` and Ray Data skip, so ``pd.read_parquet("OUT/shards")`` reads the
+shards and nothing else.
 
 The rename in step 2 is the commit: the Parquet key-value metadata ``audiotok.sources`` lists
 every source the shard completes (kept, fully dropped or failed) with its path, duration and
@@ -33,6 +37,13 @@ SOURCES_KEY = b"audiotok.sources"
 FORMAT_KEY = b"audiotok.shard_format"
 SHARD_FORMAT = "1"
 _PART = re.compile(r"^part-(\d{5,})\.parquet$")
+SHARDS_SUBDIR = "shards"
+
+
+def shards_dir(out_dir: str | Path) -> Path:
+    """Where a run's shards live: ``OUT/shards``."""
+    return Path(out_dir) / SHARDS_SUBDIR
+
 
 SHARD_COLUMNS: list[tuple[str, pa.DataType]] = [
     ("id", pa.string()),
@@ -69,8 +80,8 @@ def shard_schema(token_columns: Iterable[str] = (), audio_flac: bool = False) ->
 
 
 def shard_paths(out_dir: str | Path) -> list[Path]:
-    """Committed shards, in index order."""
-    out = Path(out_dir)
+    """Committed shards of the run in ``out_dir``, in index order."""
+    out = shards_dir(out_dir)
     if not out.is_dir():
         return []
     found = [(int(m.group(1)), p) for p in out.iterdir() if (m := _PART.match(p.name))]
@@ -79,22 +90,22 @@ def shard_paths(out_dir: str | Path) -> list[Path]:
 
 def sidecar_paths(shard: Path) -> tuple[Path, Path]:
     stem = shard.name[: -len(".parquet")]
-    return shard.with_name(f"{stem}.errors.jsonl"), shard.with_name(f"{stem}.dropped.jsonl")
+    return shard.with_name(f"_{stem}.errors.jsonl"), shard.with_name(f"_{stem}.dropped.jsonl")
 
 
 def clean_partial(out_dir: str | Path) -> list[Path]:
     """Remove what an interrupted commit left: ``*.tmp`` files and sidecars without their
     shard. Returns the removed paths."""
-    out = Path(out_dir)
+    out = shards_dir(out_dir)
     if not out.is_dir():
         return []
     removed = []
-    committed = {p.name[: -len(".parquet")] for p in shard_paths(out)}
+    committed = {p.name[: -len(".parquet")] for p in shard_paths(out_dir)}
     for path in sorted(out.iterdir()):
         orphan = (
-            path.name.startswith("part-")
+            path.name.startswith("_part-")
             and path.name.endswith((".errors.jsonl", ".dropped.jsonl"))
-            and path.name.split(".")[0] not in committed
+            and path.name[1:].split(".")[0] not in committed
         )
         if path.is_file() and (path.name.endswith(".tmp") or orphan):
             path.unlink()
@@ -120,7 +131,7 @@ def read_sidecar(path: Path) -> list[dict[str, Any]]:
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f".{path.name}.tmp")
     try:
         with open(tmp, "w", encoding="utf-8") as fh:
             fh.write(text)
@@ -160,13 +171,14 @@ class ShardWriter:
     ) -> None:
         if max_rows < 1 or max_bytes < 1:
             raise ValueError("max_rows and max_bytes must be positive")
-        self.out = Path(out_dir)
+        self.run_dir = Path(out_dir)
+        self.out = shards_dir(out_dir)
         self.out.mkdir(parents=True, exist_ok=True)
-        clean_partial(self.out)
+        clean_partial(self.run_dir)
         self.schema = shard_schema(token_columns, audio_flac)
         self.max_rows, self.max_bytes = max_rows, max_bytes
         self.metadata = {k.encode(): v.encode() for k, v in (metadata or {}).items()}
-        existing = shard_paths(self.out)
+        existing = shard_paths(self.run_dir)
         self._next = int(_PART.match(existing[-1].name).group(1)) + 1 if existing else 0  # type: ignore[union-attr]
         self._rows: list[dict[str, Any]] = []
         self._sources: dict[str, dict[str, Any]] = {}
@@ -212,7 +224,7 @@ class ShardWriter:
             SOURCES_KEY: json.dumps(self._sources, sort_keys=True).encode(),
         }
         table = self._table().replace_schema_metadata(metadata)
-        tmp = shard.with_name(shard.name + ".tmp")
+        tmp = shard.with_name(f".{shard.name}.tmp")
         try:
             with open(tmp, "wb") as fh:
                 pq.write_table(table, fh, compression="zstd")

@@ -68,7 +68,7 @@ def summary_line(manifest: dict, out: Path) -> str:
         f"{files['in']} file(s): {files['kept']} kept, {files['dropped']} fully dropped, "
         f"{files['failed']} failed; {manifest['segments']['kept']} segment(s), "
         f"{_duration(hours['out'])} of {_duration(hours['in'])} of audio kept ({kept}); "
-        f"shards, manifest.json, errors.jsonl and dropped.jsonl in {out}"
+        f"shards in {out / 'shards'}; manifest.json, errors.jsonl, dropped.jsonl in {out}"
     )
 
 

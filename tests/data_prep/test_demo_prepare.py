@@ -14,9 +14,10 @@ def test_prepare_demo_shards_read_back_with_pandas_and_datasets(tmp_path) -> Non
     import pandas as pd
 
     shards, manifest = run_prepare_demo(tmp_path)
-    files = sorted(str(p) for p in shards.glob("part-*.parquet"))
+    files = sorted(str(p) for p in (shards / "shards").glob("part-*.parquet"))
     assert files and manifest["files"] == {"in": 1, "kept": 1, "dropped": 0, "failed": 0}
-    frame = pd.concat(pd.read_parquet(f) for f in files)
+    # the shard folder holds only shards to readers: sidecars and temporaries are _/. files
+    frame = pd.read_parquet(shards / "shards")
     assert len(frame) == manifest["segments"]["kept"] >= 1
     row = frame.iloc[0]
     assert row["sample_rate"] == 16000 and len(row["speaker_embedding"]) == 256
@@ -24,6 +25,9 @@ def test_prepare_demo_shards_read_back_with_pandas_and_datasets(tmp_path) -> Non
     audio, rate = sf.read(io.BytesIO(row["audio_flac"]))
     assert rate == 16000 and abs(len(audio) / rate - row["duration"]) < 1e-3
     dataset = datasets.load_dataset(
-        "parquet", data_files=files, split="train", cache_dir=str(tmp_path / "hf")
+        "parquet",
+        data_files=str(shards / "shards" / "*.parquet"),
+        split="train",
+        cache_dir=str(tmp_path / "hf"),
     )
     assert dataset.num_rows == len(frame) and "tokens_mulaw" in dataset.column_names

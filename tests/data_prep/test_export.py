@@ -70,7 +70,7 @@ def test_prepare_style_shards_with_tokens(tmp_path: Path) -> None:
     shards = tmp_path / "prepared"
     shards.mkdir()
     pq.write_table(table, shards / "part-00000.parquet")
-    (shards / "part-00000.errors.jsonl").write_text("")
+    (shards / "_part-00000.errors.jsonl").write_text("")
     export_webdataset(shards, tmp_path / "wds")
     samples = read_tars(tmp_path / "wds")
     assert [s["__key__"] for s in samples] == [tar_key(i) for i in table["id"].to_pylist()]

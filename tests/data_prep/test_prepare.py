@@ -178,7 +178,7 @@ def test_kill_9_then_rerun_yields_every_segment_exactly_once(shared_data, tmp_pa
     out = tmp_path / "killed"
     process = _run_cli(files, out, config)
     deadline = time.monotonic() + 120
-    while not (out / "part-00000.parquet").exists():
+    while not (out / "shards" / "part-00000.parquet").exists():
         assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
         assert time.monotonic() < deadline, "no shard committed in time"
         time.sleep(0.05)
@@ -192,7 +192,7 @@ def test_kill_9_then_rerun_yields_every_segment_exactly_once(shared_data, tmp_pa
     assert rerun.wait(timeout=300) == 0, rerun.stderr.read().decode() if rerun.stderr else ""
     ids = [row["id"] for row in shard_rows(out)]
     assert len(ids) == len(set(ids))
-    assert not list(out.glob("*.tmp"))
+    assert not list(out.rglob("*.tmp"))
     manifest = json.loads((out / "manifest.json").read_text())
     assert [run["files_processed"] for run in manifest["runs"]] == [len(files) - killed_at]
 

@@ -48,7 +48,7 @@ def test_hugging_face_datasets(synth_dir: Path, tmp_path: Path) -> None:
     datasets = pytest.importorskip("datasets")
     direct = datasets.load_dataset(
         "parquet",
-        data_files=f"{synth_dir}/*.parquet",
+        data_files=f"{synth_dir}/shards/*.parquet",
         split="train",
         cache_dir=str(tmp_path / "hf"),
     )
@@ -60,11 +60,7 @@ def test_hugging_face_datasets(synth_dir: Path, tmp_path: Path) -> None:
     assert len(samples) / rate == pytest.approx(row["tgt_duration"])
 
 
-def test_ray_data(synth_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Ray lists files with 8 threads, each of which may probe fsspec's HTTP filesystem; without
-    # aiohttp that probe's failed import races between threads (a sporadic ImportError). One
-    # listing thread avoids it; set before Ray starts so its worker processes inherit it.
-    monkeypatch.setenv("RAY_DATA_LIST_FILES_THREADED_NUM_WORKERS", "1")
+def test_ray_data(synth_dir: Path) -> None:
     ray = pytest.importorskip("ray")
     started = not ray.is_initialized()
     if started:

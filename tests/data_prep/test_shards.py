@@ -80,14 +80,14 @@ def test_interrupted_commit_leaves_nothing_visible_and_is_cleaned(tmp_path, monk
     monkeypatch.undo()
     # The failed shard is invisible: no parquet, no tmp; only its orphan sidecars remain.
     assert [p.name for p in shard_paths(tmp_path)] == ["part-00000.parquet"]
-    assert not list(tmp_path.glob("*.tmp"))
+    assert not list((tmp_path / "shards").glob("*.tmp"))
     assert sorted(committed_sources(tmp_path)) == ["a"]
-    (tmp_path / "part-00009.parquet.tmp").write_bytes(b"half a shard")
+    (tmp_path / "shards" / ".part-00009.parquet.tmp").write_bytes(b"half a shard")
     removed = {p.name for p in clean_partial(tmp_path)}
     assert removed == {
-        "part-00001.errors.jsonl",
-        "part-00001.dropped.jsonl",
-        "part-00009.parquet.tmp",
+        "_part-00001.errors.jsonl",
+        "_part-00001.dropped.jsonl",
+        ".part-00009.parquet.tmp",
     }
     # A new writer continues the numbering after the committed shards.
     with ShardWriter(tmp_path, token_columns=["tokens_mulaw"]) as again:
