@@ -126,12 +126,14 @@ class ShardConfig:
 class RayConfig:
     """Execution: files per batch, actors per model stage (``workers``), GPUs per model actor
     when CUDA is present; ``fuse_stages`` runs all stages in one actor pool of ``workers``
-    actors instead of one pool per model stage (fewer processes; better on few cores)."""
+    actors instead of one pool per model stage (fewer processes; better on few cores). None
+    (the default) fuses when the Ray cluster has no GPU: on CPUs alone, per-stage pools only
+    add processes and hand-overs (see ``scripts/bench_prepare.py``)."""
 
     batch_files: int = 8
     workers: int | None = None
     gpus_per_actor: float = 0.25
-    fuse_stages: bool = False
+    fuse_stages: bool | None = None
 
 
 @dataclass

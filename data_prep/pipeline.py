@@ -307,7 +307,8 @@ def _stream(
     batch = max(1, config.ray.batch_files)
     items = [{"row": pickle.dumps(initial_row(s), protocol=5)} for s in todo]
     ds: Any = ray.data.from_items(items, override_num_blocks=max(1, math.ceil(len(items) / batch)))
-    if config.ray.fuse_stages:
+    fuse = config.ray.fuse_stages if config.ray.fuse_stages is not None else gpus == 0
+    if fuse:
         # One actor pool running every stage: one process per worker, models loaded once per
         # worker, no hand-over between stages (better where cores are few).
         names, share = ["+".join(names)], 0.5

@@ -8,10 +8,13 @@ Runs `data_prep.prepare` on the same FSDD recordings three times (fresh output f
 
 ``--modes local,ray-1f,ray-2f`` runs the fused variant (all stages in one actor pool).
 
-Prints files/s and audio hours per hour per core for each, then the Ray overhead at one worker
-(reference rate / Ray-1 rate) and the speed-up at two workers (Ray-2 rate / Ray-1 rate, and /
-reference). Wall times include Ray's start-up and the actors' model loading, as a user sees
-them. ASR is off by default (``--asr`` turns on faster-whisper tiny.en).
+Each mode runs in its own process pinned (CPU affinity, inherited by Ray's raylet and workers)
+to as many cores as it has workers, so "1 worker" really has one core. Prints files/s and audio
+hours per hour per core for each, then the Ray overhead at one worker (reference rate / Ray-1
+rate) and the speed-up at two workers (Ray-2 rate / Ray-1 rate, and / reference). The job's
+wall time includes the actors' start-up and model loading; starting the local Ray instance
+itself (``ray.init``, which on a cluster is already running) is timed and printed apart.
+ASR is off by default (``--asr`` turns on faster-whisper tiny.en).
 
     .venv/bin/python scripts/bench_prepare.py --files 600 --tokenizer opus@12kbps
 """
@@ -19,7 +22,9 @@ them. ASR is off by default (``--asr`` turns on faster-whisper tiny.en).
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -55,18 +60,34 @@ def config(tokenizer: str, asr: bool, speaker: bool) -> PrepareConfig:
     )
 
 
+def workers_of(mode: str) -> int:
+    return 1 if mode == "local" else int(mode.split("-")[1].rstrip("f"))
+
+
 def run(mode: str, files: list[Path], cfg: PrepareConfig, out: Path) -> dict[str, float]:
     import torch
 
     torch.set_num_threads(1)
-    workers = 1 if mode == "local" else int(mode.split("-")[1].rstrip("f"))
+    workers = workers_of(mode)
     cfg.ray.fuse_stages = mode.endswith("f")
+    ray_start = 0.0
+    if mode != "local":
+        import ray
+
+        began = time.perf_counter()
+        ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+        ray_start = time.perf_counter() - began
     start = time.perf_counter()
     report = prepare(files, out, cfg, use_ray=mode != "local", workers=workers, progress=False)
     wall = time.perf_counter() - start
     seconds = report.manifest["seconds"]["in"]
     first = report.manifest["runs"][-1]["first_result_seconds"] or 0.0
+    if mode != "local":
+        import ray
+
+        ray.shutdown()
     return {
+        "ray_init": ray_start,
         "startup": first,
         "steady_files_per_s": (len(files) - 1) / max(wall - first, 1e-9),
         "cores": workers,
@@ -89,9 +110,12 @@ def main() -> None:
         default="local,ray-1,ray-2",
         help="local, ray-N (one actor pool per model stage), ray-Nf (all stages fused in one pool)",
     )
+    parser.add_argument("--child", nargs=2, metavar=("MODE", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        child(args)
+        return
     files = fsdd(args.files)
-    cfg = config(args.tokenizer, args.asr, not args.no_speaker)
     print(
         f"{len(files)} FSDD files, tokenizer {args.tokenizer}, ASR {'on' if args.asr else 'off'},"
         f" speaker {'off' if args.no_speaker else 'on'}; {os.cpu_count()} CPUs visible, "
@@ -100,29 +124,64 @@ def main() -> None:
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for mode in args.modes.split(","):
-            results[mode] = run(mode, files, cfg, Path(tmp) / mode)
+            results[mode] = run_pinned(mode, args, Path(tmp) / mode)
             r = results[mode]
             print(
-                f"{mode:<6} cores {r['cores']:.0f}  wall {r['wall']:7.1f} s  "
+                f"{mode:<6} cores {r['cores']:.0f}  ray.init {r['ray_init']:4.1f} s  "
+                f"wall {r['wall']:7.1f} s  "
                 f"{r['files_per_s']:6.2f} files/s  "
                 f"{r['audio_h_per_h_per_core']:7.1f} audio h/h/core  "
                 f"(start-up {r['startup']:5.1f} s, then {r['steady_files_per_s']:6.2f} files/s)  "
                 f"segments {r['segments']:.0f}  retention {r['retention']:.1%}",
                 flush=True,
             )
-    if {"local", "ray-1"} <= results.keys():
-        overhead = results["local"]["files_per_s"] / results["ray-1"]["files_per_s"]
-        print(f"Ray overhead at 1 worker: {overhead:.2f}x the plain loop's time", end="")
-        steady = results["local"]["steady_files_per_s"] / results["ray-1"]["steady_files_per_s"]
-        print(f" ({steady:.2f}x after start-up)")
-    if {"ray-1", "ray-2"} <= results.keys():
-        speedup = results["ray-2"]["files_per_s"] / results["ray-1"]["files_per_s"]
-        print(f"speed-up at 2 workers: {speedup:.2f}x Ray at 1 worker", end="")
+    for suffix, layout in (("f", "fused stages"), ("", "one pool per stage")):
+        summarise(results, suffix, layout)
+
+
+def summarise(results: dict[str, dict[str, float]], suffix: str, layout: str) -> None:
+    one, two = f"ray-1{suffix}", f"ray-2{suffix}"
+    if {"local", one} <= results.keys():
+        overhead = results["local"]["files_per_s"] / results[one]["files_per_s"]
+        steady = results["local"]["steady_files_per_s"] / results[one]["steady_files_per_s"]
+        print(
+            f"{layout}: Ray overhead at 1 worker {overhead:.2f}x the plain loop's time "
+            f"({steady:.2f}x after start-up)"
+        )
+    if {one, two} <= results.keys():
+        speedup = results[two]["files_per_s"] / results[one]["files_per_s"]
+        steady = results[two]["steady_files_per_s"] / results[one]["steady_files_per_s"]
+        vs_local = ""
         if "local" in results:
-            vs_local = results["ray-2"]["files_per_s"] / results["local"]["files_per_s"]
-            print(f", {vs_local:.2f}x the plain loop", end="")
-        steady = results["ray-2"]["steady_files_per_s"] / results["ray-1"]["steady_files_per_s"]
-        print(f" ({steady:.2f}x Ray at 1 worker after start-up)")
+            vs_local = f", {results[two]['files_per_s'] / results['local']['files_per_s']:.2f}x"
+            vs_local += " the plain loop"
+        print(
+            f"{layout}: speed-up at 2 workers {speedup:.2f}x Ray at 1 worker{vs_local} "
+            f"({steady:.2f}x after start-up)"
+        )
+
+
+def run_pinned(mode: str, args: argparse.Namespace, out: Path) -> dict[str, float]:
+    """Run one mode in a fresh process restricted to ``workers_of(mode)`` cores."""
+    cores = sorted(os.sched_getaffinity(0))[: workers_of(mode)]
+    command = [sys.executable, __file__, "--files", str(args.files), "--tokenizer", args.tokenizer]
+    command += ["--asr"] if args.asr else []
+    command += ["--no-speaker"] if args.no_speaker else []
+    command += ["--child", mode, str(out)]
+    result = subprocess.run(
+        command,
+        check=True,
+        capture_output=True,
+        text=True,
+        preexec_fn=lambda: os.sched_setaffinity(0, cores),
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def child(args: argparse.Namespace) -> None:
+    mode, out = args.child
+    cfg = config(args.tokenizer, args.asr, not args.no_speaker)
+    print(json.dumps(run(mode, fsdd(args.files), cfg, Path(out))))
 
 
 if __name__ == "__main__":

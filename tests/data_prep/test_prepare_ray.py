@@ -10,7 +10,9 @@ def test_ray_matches_the_plain_loop(shared_data, tmp_path) -> None:
     import ray
 
     files = [*fsdd_files(shared_data, 8), *corrupt_files(tmp_path / "bad").values()]
-    config = small_config(shards={"max_rows": 3}, speaker={"enabled": False})
+    config = small_config(
+        shards={"max_rows": 3}, speaker={"enabled": False}, ray={"fuse_stages": False}
+    )
     fused = small_config(
         shards={"max_rows": 3}, speaker={"enabled": False}, ray={"fuse_stages": True}
     )
