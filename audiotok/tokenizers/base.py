@@ -7,9 +7,12 @@ resampling once for all of them.
 
 from __future__ import annotations
 
+import logging
 import math
+import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -22,6 +25,29 @@ from audiotok.errors import TokensMismatchError
 from audiotok.tokens import Tokens
 
 AudioLike = torch.Tensor | np.ndarray
+
+logger = logging.getLogger(__name__)
+
+DEBUG_SEED = 0  # random debug models are reproducible: same spec, same weights
+
+
+def check_weights_or_debug(spec: str, weights: object, debug: bool) -> None:
+    """Refuse ``weights`` together with ``debug=True``: a random model never hides real ones."""
+    if debug and weights is not None:
+        raise ValueError(f"{spec}: pass either weights or debug=True, not both")
+
+
+@contextmanager
+def random_init(spec: str, seed: int = DEBUG_SEED) -> Iterator[None]:
+    """Build a randomly initialised model inside: warns (tests and smoke runs only), seeds
+    torch without touching the caller's random state, and disables autograd.
+    """
+    message = f"{spec}: a tiny RANDOMLY initialised model; its codes and audio mean nothing"
+    warnings.warn(message, stacklevel=4)
+    logger.warning(message)
+    with torch.random.fork_rng(devices=[]), torch.no_grad():
+        torch.manual_seed(seed)
+        yield
 
 
 @dataclass(frozen=True)

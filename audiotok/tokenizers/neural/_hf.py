@@ -9,9 +9,7 @@ each item's own ``ceil(num_samples / hop)`` frames and decoded audio to its ``nu
 
 from __future__ import annotations
 
-import logging
 import math
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -19,13 +17,14 @@ from typing import Any, ClassVar
 import torch
 
 from audiotok.errors import TokenizerUnavailableError, WeightsNotFoundError
-from audiotok.tokenizers.base import AudioTokenizer, TokenizerConfig
+from audiotok.tokenizers.base import (
+    AudioTokenizer,
+    TokenizerConfig,
+    check_weights_or_debug,
+    random_init,
+)
 from audiotok.tokens import Tokens
 from audiotok.weights import load_hf_model
-
-logger = logging.getLogger(__name__)
-
-_DEBUG_SEED = 0  # debug models are random but reproducible: same spec, same weights
 
 
 @dataclass(frozen=True)
@@ -88,8 +87,7 @@ class HFCodecTokenizer(AudioTokenizer):
         reason = cls.availability()
         if reason is not None:
             raise TokenizerUnavailableError(f"{spec}: {reason}")
-        if debug and weights is not None:
-            raise ValueError(f"{spec}: pass either weights or debug=True, not both")
+        check_weights_or_debug(spec, weights, debug)
         if debug:
             return cls._build_debug(config, spec)
         model = load_hf_model(cls.model_class(), weights or config.hub_id, what=spec)
@@ -98,14 +96,7 @@ class HFCodecTokenizer(AudioTokenizer):
 
     @classmethod
     def _build_debug(cls, config: HFCodecConfig, spec: str) -> HFCodecTokenizer:
-        message = (
-            f"{spec}: debug=True builds a tiny RANDOMLY initialised model; its codes and audio "
-            "mean nothing (tests and smoke runs only)"
-        )
-        warnings.warn(message, stacklevel=4)
-        logger.warning(message)
-        with torch.random.fork_rng(devices=[]), torch.no_grad():
-            torch.manual_seed(_DEBUG_SEED)
+        with random_init(spec):
             model = cls.model_class()(cls._debug_model_config(config))
             tokenizer = cls(config, spec, model)
             tokenizer._calibrate_debug()

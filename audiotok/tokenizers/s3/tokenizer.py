@@ -13,8 +13,6 @@ and memory is bounded by ``config.batch_frames``, whatever the input's length.
 
 from __future__ import annotations
 
-import logging
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
@@ -22,7 +20,13 @@ from typing import ClassVar
 import torch
 
 from audiotok.features.mel import WhisperMelConfig, whisper_log_mel_chunked
-from audiotok.tokenizers.base import AudioTokenizer, TokenizerConfig
+from audiotok.tokenizers.base import (
+    DEBUG_SEED,
+    AudioTokenizer,
+    TokenizerConfig,
+    check_weights_or_debug,
+    random_init,
+)
 from audiotok.tokenizers.registry import register_tokenizer
 from audiotok.tokenizers.s3.checkpoint import load_model
 from audiotok.tokenizers.s3.config import MEL_HOP, PRESETS, S3Config
@@ -30,10 +34,6 @@ from audiotok.tokenizers.s3.model import S3Model
 from audiotok.tokenizers.s3.quantizers import FiniteScalarQuantizer, VectorQuantizer
 from audiotok.tokenizers.s3.windows import Window, bucket, merge, plan_windows
 from audiotok.tokens import Tokens
-
-logger = logging.getLogger(__name__)
-
-_DEBUG_SEED = 0  # debug models are random but reproducible
 
 
 class S3Tokenizer(AudioTokenizer):
@@ -67,21 +67,16 @@ class S3Tokenizer(AudioTokenizer):
         random model (warns; tests only). ``verify_sha256=False`` accepts self-made ONNX files.
         """
         assert isinstance(config, S3Config)
-        if debug and weights is not None:
-            raise ValueError(f"{spec}: pass either weights or debug=True, not both")
+        check_weights_or_debug(spec, weights, debug)
         if debug:
             return cls.random(config.debug_variant(), spec)
         model = load_model(config, weights, verify_sha256=verify_sha256, what=spec)
         return cls(config, spec, model)
 
     @classmethod
-    def random(cls, config: S3Config, spec: str, seed: int = _DEBUG_SEED) -> S3Tokenizer:
+    def random(cls, config: S3Config, spec: str, seed: int = DEBUG_SEED) -> S3Tokenizer:
         """A randomly initialised model of ``config`` whose codes vary (tests only)."""
-        message = f"{spec}: a RANDOMLY initialised S3 model; its codes mean nothing"
-        warnings.warn(message, stacklevel=3)
-        logger.warning(message)
-        with torch.random.fork_rng(devices=[]), torch.no_grad():
-            torch.manual_seed(seed)
+        with random_init(spec, seed):
             tokenizer = cls(config, spec, S3Model(config))
             tokenizer._calibrate_random()
         return tokenizer
