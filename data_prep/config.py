@@ -124,13 +124,15 @@ class ShardConfig:
 
 @dataclass
 class RayConfig:
-    """Execution: files per batch, actors per model stage (``workers``), GPUs per model actor
+    """Execution: units of work of at most ``batch_files`` files and ``batch_megabytes`` of
+    input (one file alone may be larger), actors per model stage (``workers``), GPUs per model actor
     when CUDA is present; ``fuse_stages`` runs all stages in one actor pool of ``workers``
     actors instead of one pool per model stage (fewer processes; better on few cores). None
     (the default) fuses when the Ray cluster has no GPU: on CPUs alone, per-stage pools only
     add processes and hand-overs (see ``scripts/bench_prepare.py``)."""
 
-    batch_files: int = 8
+    batch_files: int = 64
+    batch_megabytes: float = 16.0
     workers: int | None = None
     gpus_per_actor: float = 0.25
     fuse_stages: bool | None = None

@@ -2,11 +2,13 @@
 
 Two executors run the same stage code (`data_prep.stages`) on the same file rows:
 
-- Ray Data (default): the rows travel as pickled blobs (``{"row": bytes}``) so that their
-  nested, variable-shaped contents need no Arrow schema; pure stages run as tasks, model
-  stages as actor pools of ``workers`` actors each (``num_gpus`` when the cluster has GPUs).
-  The driver consumes the stream with ``iter_batches`` and feeds the `ShardWriter`.
-- a plain loop (``use_ray=False``): one process, batches of ``batch_files`` files.
+- Ray Data (default): files are grouped into units of work (`work_units`) that travel as
+  pickled blobs (``{"unit": bytes}``, one per block and per call) so that their nested,
+  variable-shaped contents need no Arrow schema; pure stages run as tasks, model stages as
+  actor pools of ``workers`` actors each (``num_gpus`` when the cluster has GPUs), all of them
+  fused into one pool when there is no GPU. The last operation hands back finished shard
+  results; the driver consumes the stream with ``iter_batches`` and feeds the `ShardWriter`.
+- a plain loop (``use_ray=False``): one process, the same units in turn.
 
 Either way only the driver writes, a source's rows stay together, and sources that committed
 shards already complete are skipped, so a rerun after a crash finishes the job.
@@ -15,9 +17,7 @@ shards already complete are skipped, so a rerun after a crash finishes the job.
 from __future__ import annotations
 
 import functools
-import math
 import os
-import pickle
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from audiotok.errors import AudiotokError
+from audiotok.units import pack_units, unit_items, unpack_units
 from data_prep.config import PrepareConfig
 from data_prep.discover import Source, discover
 from data_prep.manifest import rebuild_outputs
@@ -49,6 +50,7 @@ from data_prep.stages import (
 CONFIG_HASH_KEY = "audiotok.config_hash"
 MODEL_STAGES = frozenset({"segment", "asr", "tokenize", "speaker"})
 GPU_STAGES = frozenset({"asr", "tokenize", "speaker"})
+UNITS_PER_WORKER = 4
 
 
 class OutputConfigMismatchError(AudiotokError, ValueError):
@@ -206,9 +208,37 @@ def _check_config(out: Path, digest: str) -> None:
         )
 
 
-def _batches(items: Sequence[Source], size: int) -> Iterator[list[Source]]:
-    for start in range(0, len(items), size):
-        yield list(items[start : start + size])
+def work_units(sources: Sequence[Source], max_files: int, max_bytes: int) -> list[list[Source]]:
+    """Consecutive sources grouped into units of work: at most ``max_files`` files and, unless
+    one file alone is larger, ``max_bytes`` bytes on disk, so a unit of short clips amortises
+    the per-batch cost while a unit of long recordings stays small in memory."""
+    units: list[list[Source]] = []
+    unit: list[Source] = []
+    size = 0
+    for source in sources:
+        nbytes = _file_bytes(source.path)
+        if unit and (len(unit) >= max_files or size + nbytes > max_bytes):
+            units.append(unit)
+            unit, size = [], 0
+        unit.append(source)
+        size += nbytes
+    if unit:
+        units.append(unit)
+    return units
+
+
+def _file_bytes(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0  # decode records the failure
+
+
+def _units(todo: Sequence[Source], config: PrepareConfig, workers: int = 1) -> list[list[Source]]:
+    # At least UNITS_PER_WORKER units per worker, so that a small job still spreads out.
+    balanced = -(-len(todo) // (UNITS_PER_WORKER * workers)) if workers > 1 else len(todo)
+    max_files = max(1, min(config.ray.batch_files, balanced))
+    return work_units(todo, max_files, int(config.ray.batch_megabytes * 1024 * 1024))
 
 
 def _run_local(todo: Sequence[Source], config: PrepareConfig) -> Iterator[dict[str, Any]]:
@@ -216,8 +246,8 @@ def _run_local(todo: Sequence[Source], config: PrepareConfig) -> Iterator[dict[s
         return
     device = "cuda" if _cuda() else None
     stages = [make_stage(name, config, device) for name in stage_names(config)]
-    for batch in _batches(todo, max(1, config.ray.batch_files)):
-        rows = [initial_row(source) for source in batch]
+    for unit in _units(todo, config):
+        rows = [initial_row(source) for source in unit]
         for stage in stages:
             rows = stage(rows)
         for row in rows:
@@ -233,45 +263,41 @@ def _cuda() -> bool:
 # --- Ray -------------------------------------------------------------------------------------
 
 
-def _pack(rows: list[Any]) -> dict[str, np.ndarray]:
-    blobs = np.empty(len(rows), dtype=object)
-    blobs[:] = [pickle.dumps(row, protocol=5) for row in rows]
-    return {"row": blobs}
-
-
-def _unpack(batch: dict[str, np.ndarray]) -> list[Any]:
-    # Blobs are rows this pipeline pickled itself a stage earlier.
-    return [pickle.loads(blob) for blob in batch["row"]]
-
-
 class RayStage:
     """One stage, or several run in turn (``name`` "a+b+c", the fused mode), inside a Ray
-    actor (model stages) or task: unpack, run, pack."""
+    actor (model stages) or task: unpack, run, pack. With ``finalize`` the rows leave as shard
+    results (`finalize`), so the last operation ships no waveforms back to the driver."""
 
     def __init__(
-        self, name: str, config: dict[str, Any], threads: int = 1, device: str | None = None
+        self,
+        name: str,
+        config: dict[str, Any],
+        threads: int = 1,
+        device: str | None = None,
+        finalize: bool = False,
     ):
         import torch
 
         torch.set_num_threads(max(1, threads))
         prepared = PrepareConfig.from_dict(config)
         self.stages = [make_stage(part, prepared, device) for part in name.split("+")]
+        self.audio_flac = prepared.shards.audio_flac if finalize else None
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        rows = _unpack(batch)
+        return pack_units([self._run(rows) for rows in unpack_units(batch)])
+
+    def _run(self, rows: Rows) -> list[Any]:
         for stage in self.stages:
             rows = stage(rows)
-        return _pack(rows)
+        if self.audio_flac is None:
+            return rows
+        return [finalize(row, self.audio_flac) for row in rows]
 
 
 def _ray_task(
-    batch: dict[str, np.ndarray], name: str, config: dict[str, Any]
+    batch: dict[str, np.ndarray], name: str, config: dict[str, Any], finalize: bool
 ) -> dict[str, np.ndarray]:
-    return RayStage(name, config)(batch)
-
-
-def _ray_finalize(batch: dict[str, np.ndarray], audio_flac: bool) -> dict[str, np.ndarray]:
-    return _pack([finalize(row, audio_flac) for row in _unpack(batch)])
+    return RayStage(name, config, finalize=finalize)(batch)
 
 
 def _run_ray(
@@ -301,18 +327,20 @@ def _stream(
     context.enable_progress_bars = False
     context.execution_options.preserve_order = False
     names = stage_names(config)
-    share = 1.0 / (len(names) + 1)
+    share = 1.0 / len(names)
     gpus = float(ray.cluster_resources().get("GPU", 0.0))
     config_dict = config.to_dict()
-    batch = max(1, config.ray.batch_files)
-    items = [{"row": pickle.dumps(initial_row(s), protocol=5)} for s in todo]
-    ds: Any = ray.data.from_items(items, override_num_blocks=max(1, math.ceil(len(items) / batch)))
+    units = [[initial_row(source) for source in unit] for unit in _units(todo, config, workers)]
+    # One unit per block and per call: Ray's per-batch cost is paid once per unit.
+    items = unit_items(units)
+    ds: Any = ray.data.from_items(items, override_num_blocks=max(1, len(items)))
     fuse = config.ray.fuse_stages if config.ray.fuse_stages is not None else gpus == 0
     if fuse:
         # One actor pool running every stage: one process per worker, models loaded once per
         # worker, no hand-over between stages (better where cores are few).
-        names, share = ["+".join(names)], 0.5
-    for name in names:
+        names, share = ["+".join(names)], 1.0
+    for index, name in enumerate(names):
+        last = index == len(names) - 1
         if MODEL_STAGES & set(name.split("+")):
             use_gpu = gpus > 0 and bool(GPU_STAGES & set(name.split("+")))
             ds = ds.map_batches(
@@ -321,8 +349,9 @@ def _stream(
                     "name": name,
                     "config": config_dict,
                     "device": "cuda" if use_gpu else None,
+                    "finalize": last,
                 },
-                batch_size=batch,
+                batch_size=1,
                 batch_format="numpy",
                 compute=ray.data.ActorPoolStrategy(size=workers),
                 num_cpus=share,
@@ -331,17 +360,11 @@ def _stream(
         else:
             ds = ds.map_batches(
                 _ray_task,
-                fn_kwargs={"name": name, "config": config_dict},
-                batch_size=batch,
+                fn_kwargs={"name": name, "config": config_dict, "finalize": last},
+                batch_size=1,
                 batch_format="numpy",
                 num_cpus=share,
             )
-    ds = ds.map_batches(
-        _ray_finalize,
-        fn_kwargs={"audio_flac": config.shards.audio_flac},
-        batch_size=batch,
-        batch_format="numpy",
-        num_cpus=share,
-    )
     for out in ds.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=1):
-        yield from _unpack(out)
+        for results in unpack_units(out):
+            yield from results

@@ -1,22 +1,26 @@
 """Corpus preparation throughput: the plain loop against Ray Data at 1 and 2 workers.
 
-Runs `data_prep.prepare` on the same FSDD recordings three times (fresh output folders):
+Runs `data_prep.prepare` on the same FSDD recordings in each mode (fresh output folders):
 
-1. the plain single-process loop (``use_ray=False``, torch on one thread): the reference;
-2. Ray Data with one actor per model stage (``ray.init(num_cpus=1)``);
-3. Ray Data with two (``num_cpus=2``).
+- ``local``: the plain single-process loop (``use_ray=False``, torch on one thread), the
+  reference;
+- ``ray-1f`` / ``ray-2f``: Ray Data with all stages fused in one pool of 1 or 2 actors
+  (``ray.init(num_cpus=N)``), the default layout without GPUs;
+- ``ray-1`` / ``ray-2``: one actor pool per model stage (the GPU layout).
 
-``--modes local,ray-1f,ray-2f`` runs the fused variant (all stages in one actor pool).
+With ``--repeats N`` the modes run N times, interleaved, and medians are compared.
 
 Each mode runs in its own process pinned (CPU affinity, inherited by Ray's raylet and workers)
 to as many cores as it has workers, so "1 worker" really has one core. Prints files/s and audio
 hours per hour per core for each, then the Ray overhead at one worker (reference rate / Ray-1
 rate) and the speed-up at two workers (Ray-2 rate / Ray-1 rate, and / reference). The job's
 wall time includes the actors' start-up and model loading; starting the local Ray instance
-itself (``ray.init``, which on a cluster is already running) is timed and printed apart.
+itself (``ray.init`` and Ray Data's per-cluster service actors, which on a cluster are already
+running) is timed and printed apart, and the overhead is also given with it included.
 ASR is off by default (``--asr`` turns on faster-whisper tiny.en).
 
     .venv/bin/python scripts/bench_prepare.py --files 600 --tokenizer opus@12kbps
+    .venv/bin/python scripts/bench_prepare.py --files 3000 --modes local,ray-1f,ray-2f --repeats 3
 """
 
 from __future__ import annotations
@@ -24,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,6 +35,10 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
+
+sys.path.insert(0, str(REPO_ROOT / "scripts"))
+
+from benchlib import median_figures, run_pinned, start_local_ray  # noqa: E402
 
 from data_prep import PrepareConfig, prepare  # noqa: E402
 
@@ -55,7 +62,6 @@ def config(tokenizer: str, asr: bool, speaker: bool) -> PrepareConfig:
             "tokenize": {"specs": [tokenizer]},
             "speaker": {"enabled": speaker},
             "shards": {"max_rows": 500},
-            "ray": {"batch_files": 16},
         }
     )
 
@@ -70,13 +76,7 @@ def run(mode: str, files: list[Path], cfg: PrepareConfig, out: Path) -> dict[str
     torch.set_num_threads(1)
     workers = workers_of(mode)
     cfg.ray.fuse_stages = mode.endswith("f")
-    ray_start = 0.0
-    if mode != "local":
-        import ray
-
-        began = time.perf_counter()
-        ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
-        ray_start = time.perf_counter() - began
+    ray_start = start_local_ray(workers) if mode != "local" else 0.0
     start = time.perf_counter()
     report = prepare(files, out, cfg, use_ray=mode != "local", workers=workers, progress=False)
     wall = time.perf_counter() - start
@@ -107,8 +107,11 @@ def main() -> None:
     parser.add_argument("--no-speaker", action="store_true")
     parser.add_argument(
         "--modes",
-        default="local,ray-1,ray-2",
+        default="local,ray-1f,ray-2f",
         help="local, ray-N (one actor pool per model stage), ray-Nf (all stages fused in one pool)",
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=1, help="runs per mode, interleaved; medians reported"
     )
     parser.add_argument("--child", nargs=2, metavar=("MODE", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -121,22 +124,32 @@ def main() -> None:
         f" speaker {'off' if args.no_speaker else 'on'}; {os.cpu_count()} CPUs visible, "
         f"load average {os.getloadavg()[0]:.1f}"
     )
-    results = {}
+    modes = args.modes.split(",")
+    runs: dict[str, list[dict[str, float]]] = {mode: [] for mode in modes}
     with tempfile.TemporaryDirectory() as tmp:
-        for mode in args.modes.split(","):
-            results[mode] = run_pinned(mode, args, Path(tmp) / mode)
-            r = results[mode]
-            print(
-                f"{mode:<6} cores {r['cores']:.0f}  ray.init {r['ray_init']:4.1f} s  "
-                f"wall {r['wall']:7.1f} s  "
-                f"{r['files_per_s']:6.2f} files/s  "
-                f"{r['audio_h_per_h_per_core']:7.1f} audio h/h/core  "
-                f"(start-up {r['startup']:5.1f} s, then {r['steady_files_per_s']:6.2f} files/s)  "
-                f"segments {r['segments']:.0f}  retention {r['retention']:.1%}",
-                flush=True,
-            )
+        for repeat in range(args.repeats):
+            for mode in modes:
+                runs[mode].append(run_child(mode, args, Path(tmp) / f"{mode}-{repeat}"))
+                print_run(mode, runs[mode][-1])
+    results = {mode: median_figures(rows) for mode, rows in runs.items()}
+    if args.repeats > 1:
+        print(f"medians of {args.repeats} runs:")
+        for mode in modes:
+            print_run(mode, results[mode])
     for suffix, layout in (("f", "fused stages"), ("", "one pool per stage")):
         summarise(results, suffix, layout)
+
+
+def print_run(mode: str, r: dict[str, float]) -> None:
+    print(
+        f"{mode:<6} cores {r['cores']:.0f}  ray.init {r['ray_init']:4.1f} s  "
+        f"wall {r['wall']:7.1f} s  "
+        f"{r['files_per_s']:6.2f} files/s  "
+        f"{r['audio_h_per_h_per_core']:7.1f} audio h/h/core  "
+        f"(start-up {r['startup']:5.1f} s, then {r['steady_files_per_s']:6.2f} files/s)  "
+        f"segments {r['segments']:.0f}  retention {r['retention']:.1%}",
+        flush=True,
+    )
 
 
 def summarise(results: dict[str, dict[str, float]], suffix: str, layout: str) -> None:
@@ -144,9 +157,10 @@ def summarise(results: dict[str, dict[str, float]], suffix: str, layout: str) ->
     if {"local", one} <= results.keys():
         overhead = results["local"]["files_per_s"] / results[one]["files_per_s"]
         steady = results["local"]["steady_files_per_s"] / results[one]["steady_files_per_s"]
+        cold = (results[one]["wall"] + results[one]["ray_init"]) / results["local"]["wall"]
         print(
             f"{layout}: Ray overhead at 1 worker {overhead:.2f}x the plain loop's time "
-            f"({steady:.2f}x after start-up)"
+            f"({steady:.2f}x after start-up; {cold:.2f}x counting the local cluster's start)"
         )
     if {one, two} <= results.keys():
         speedup = results[two]["files_per_s"] / results[one]["files_per_s"]
@@ -161,21 +175,13 @@ def summarise(results: dict[str, dict[str, float]], suffix: str, layout: str) ->
         )
 
 
-def run_pinned(mode: str, args: argparse.Namespace, out: Path) -> dict[str, float]:
+def run_child(mode: str, args: argparse.Namespace, out: Path) -> dict[str, float]:
     """Run one mode in a fresh process restricted to ``workers_of(mode)`` cores."""
-    cores = sorted(os.sched_getaffinity(0))[: workers_of(mode)]
     command = [sys.executable, __file__, "--files", str(args.files), "--tokenizer", args.tokenizer]
     command += ["--asr"] if args.asr else []
     command += ["--no-speaker"] if args.no_speaker else []
     command += ["--child", mode, str(out)]
-    result = subprocess.run(
-        command,
-        check=True,
-        capture_output=True,
-        text=True,
-        preexec_fn=lambda: os.sched_setaffinity(0, cores),
-    )
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return run_pinned(command, workers_of(mode))
 
 
 def child(args: argparse.Namespace) -> None:

@@ -48,3 +48,41 @@ def count_flops(fn: Callable[[], Any]) -> int:
     with FlopCounterMode(display=False) as counter:
         fn()
     return int(counter.get_total_flops())
+
+
+def start_local_ray(workers: int) -> float:
+    """Start a local Ray instance with ``workers`` CPUs, and Ray Data's per-cluster service
+    actors with it (statistics, autoscaling: on a running cluster they outlive every job), so
+    that a job timed afterwards is timed as on a running cluster. Returns the seconds taken."""
+    import ray
+    import ray.data
+
+    began = time.perf_counter()
+    ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+    ray.data.range(1).materialize()
+    return time.perf_counter() - began
+
+
+def run_pinned(command: list[str], cores: int) -> dict[str, float]:
+    """Run ``command`` (a benchmark's child mode) in a fresh process restricted to the first
+    ``cores`` CPUs (the affinity is inherited by Ray's raylet and workers); its last stdout line
+    is a JSON object of figures."""
+    import json
+    import os
+    import subprocess
+
+    allowed = sorted(os.sched_getaffinity(0))[:cores]
+    result = subprocess.run(
+        command,
+        check=True,
+        capture_output=True,
+        text=True,
+        preexec_fn=lambda: os.sched_setaffinity(0, allowed),
+    )
+    figures: dict[str, float] = json.loads(result.stdout.strip().splitlines()[-1])
+    return figures
+
+
+def median_figures(rows: list[dict[str, float]]) -> dict[str, float]:
+    """The median of each figure over repeated runs of one mode."""
+    return {key: float(statistics.median(row[key] for row in rows)) for key in rows[0]}
