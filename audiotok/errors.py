@@ -98,3 +98,23 @@ class BackendUnavailableError(AudiotokError, RuntimeError):
 
     The message names the package and how to install it.
     """
+
+
+class MetricError(AudiotokError, ValueError):
+    """A metric cannot score an input: it is silent, too short, malformed, or the backend failed.
+
+    A benchmark records it and goes on with the next input; no metric returns a made-up value.
+
+    Attributes:
+        metric: the name of the metric (``"pesq_wb"``, ``"si_sdr"``, ...).
+        reason: a short human-readable reason, including what a backend package said.
+    """
+
+    def __init__(self, metric: str, reason: str) -> None:
+        self.metric = metric
+        self.reason = reason
+        super().__init__(f"{metric}: {reason}")
+
+    def __reduce__(self) -> tuple[type[MetricError], tuple[str, str]]:
+        # the default would call cls(message) and fail: batch runners pickle errors (Ray)
+        return type(self), (self.metric, self.reason)

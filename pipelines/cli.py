@@ -9,6 +9,7 @@ from pathlib import Path
 
 from audiotok.errors import AudiotokError
 from audiotok.tokenizers.registry import TokenizerInfo
+from pipelines.bench.command import add_bench_command, bench_lines
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -70,6 +71,7 @@ def _build_parser() -> argparse.ArgumentParser:
     info.add_argument("path", type=Path)
     info.set_defaults(handler=_cmd_info)
     _add_synth_commands(commands)
+    add_bench_command(commands)
     return parser
 
 
@@ -94,6 +96,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     shards, manifest = run_prepare_demo(args.out)
     print("\nprepare (VAD, filter, tokens, speaker embedding) on the sample: ", end="")
     print(summary_line(manifest, shards.resolve()))
+    from pipelines.demo import run_bench_demo
+
+    print("\nbench (default codec set, every metric) on the sample:")
+    bench = run_bench_demo(args.out)
+    for line in bench_lines(bench.summary):
+        print(line)
+    print(f"report: {bench.report_html.resolve()}")
     return 0 if any(row.skipped is None for row in rows) else 1
 
 

@@ -1,4 +1,4 @@
-"""The offline demo: tokenize and decode the embedded speech sample with several codecs."""
+"""The offline demo on the embedded speech sample: codecs, `prepare` and `bench`."""
 
 from __future__ import annotations
 
@@ -6,12 +6,16 @@ import time
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from audiotok.audio import load_audio, resample, save_audio
 from audiotok.tokenizers import get_tokenizer
 from audiotok.tokenizers.registry import resolve_config
+
+if TYPE_CHECKING:
+    from pipelines.bench.job import BenchReport
 
 DEFAULT_DEMO_SPECS = (
     "opus@6kbps",
@@ -108,3 +112,13 @@ def run_prepare_demo(out_dir: str | Path) -> tuple[Path, dict[str, object]]:
     )
     report = prepare([sample_path()], shards, config, use_ray=False, progress=False)
     return shards, report.manifest
+
+
+def run_bench_demo(out_dir: str | Path) -> BenchReport:
+    """`audiotok bench` on the embedded sample, offline: the default classic codec set and
+    every default metric (UTMOS reports itself unavailable), plain loop (no Ray start-up for one
+    utterance). Returns the `BenchReport` (``report_html`` is the listening page)."""
+    from pipelines.bench.config import BenchConfig
+    from pipelines.bench.job import run_bench
+
+    return run_bench([sample_path()], Path(out_dir) / "bench", BenchConfig(), use_ray=False)

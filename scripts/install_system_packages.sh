@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Debian packages audiotok uses: codec2 (c2enc/c2dec for the Codec2 tokenizer) and espeak-ng
-# (synthetic speech). Without root or sudo it only says what is missing: the tokenizers that
+# Debian packages audiotok uses: codec2 (c2enc/c2dec for the Codec2 tokenizer), espeak-ng
+# (synthetic speech) and chromium (the headless test of the bench report page). Without root or
+# sudo it only says what is missing: the tokenizers that
 # need these report themselves unavailable instead.
 set -euo pipefail
-packages=(codec2 espeak-ng)
+packages=(codec2 espeak-ng chromium)
 
 if ! command -v dpkg >/dev/null 2>&1; then
   echo "note: not a Debian system; install the equivalents of: ${packages[*]}" >&2

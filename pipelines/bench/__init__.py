@@ -1,0 +1,1 @@
+"""`audiotok bench`: tokenizers and codecs on rate, distortion and speed."""

@@ -1,0 +1,185 @@
+"""`run_bench`: every (utterance, tokenizer) pair scored, resumably, in Ray or a plain loop.
+
+Pairs are grouped by utterance into units of work, so the reference-side values (F0 track,
+speaker embedding, ASR transcript of the original) are computed once per utterance; each unit
+is one Ray Data row handled by an actor pool of `Evaluator` s (tokenizers and metric models
+loaded once per actor, GPUs when present). Only the driver writes ``results.jsonl``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from audiotok.errors import AudiotokError
+from audiotok.units import pack_units, unit_items, unpack_units
+from pipelines.bench.config import BenchConfig
+from pipelines.bench.data import Utterance, find_utterances
+from pipelines.bench.evaluate import Evaluator, Row
+from pipelines.bench.results import RESULTS_NAME, ResultsWriter, read_results, rewrite_results
+
+# (utterance, the specs still to score, whether it is a report example)
+Unit = tuple[Utterance, list[str], bool]
+
+
+class NoUtterancesError(AudiotokError, ValueError):
+    """The benchmark inputs hold no audio."""
+
+
+@dataclass
+class PairsRun:
+    rows: list[Row]
+    pairs_scored: int
+    pairs_reused: int
+    utterances: list[Utterance]
+    wall_seconds: float
+    workers: int
+    device: str
+
+
+def score_pairs(
+    inputs: Sequence[str | Path],
+    out_dir: str | Path,
+    config: BenchConfig,
+    *,
+    use_ray: bool = True,
+    ray_address: str | None = None,
+    progress: bool = True,
+) -> PairsRun:
+    """Score every pair not already in ``out_dir/results.jsonl``; return all current rows."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    utterances = find_utterances(inputs, config.limit)
+    if not utterances:
+        raise NoUtterancesError(f"no audio found in {', '.join(str(i) for i in inputs)}")
+    kept = _reusable(read_results(out / RESULTS_NAME), utterances, config)
+    done = {(row["utterance"], row["tokenizer"]) for row in kept}
+    units = _units(utterances, config, done)
+    todo = sum(len(specs) for _, specs, _ in units)
+    device = config.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    workers = config.workers or _default_workers(device)
+    started = time.perf_counter()
+    new: list[Row] = []
+    bar = tqdm(total=todo, unit="pair", disable=not progress, desc="bench")
+    with ResultsWriter(out / RESULTS_NAME) as writer:
+        stream = (
+            _run_ray(units, config, out, workers, device, ray_address)
+            if use_ray and units
+            else _run_local(units, config, out, device)
+        )
+        for rows in stream:
+            writer.write(rows)
+            new.extend(rows)
+            bar.update(len(rows))
+    bar.close()
+    wall = time.perf_counter() - started
+    rows = _ordered(kept + new, config)
+    rewrite_results(out / RESULTS_NAME, rows)
+    return PairsRun(rows, len(new), len(kept), utterances, wall, workers if use_ray else 1, device)
+
+
+def _reusable(rows: list[Row], utterances: list[Utterance], config: BenchConfig) -> list[Row]:
+    """Rows of this run's pairs made with the same settings (the last one of each pair)."""
+    wanted = {u.id for u in utterances}
+    settings = {spec: config.pair_settings(spec) for spec in config.tokenizers}
+    latest: dict[tuple[str, str], Row] = {}
+    for row in rows:
+        spec = row["tokenizer"]
+        if row["utterance"] in wanted and settings.get(spec) == row.get("settings"):
+            latest[(row["utterance"], spec)] = row
+    return list(latest.values())
+
+
+def _units(
+    utterances: list[Utterance], config: BenchConfig, done: set[tuple[str, str]]
+) -> list[Unit]:
+    units = []
+    for index, utterance in enumerate(utterances):
+        specs = [s for s in config.tokenizers if (utterance.id, s) not in done]
+        if specs:
+            units.append((utterance, specs, index < config.examples))
+    return units
+
+
+def _ordered(rows: list[Row], config: BenchConfig) -> list[Row]:
+    order = {spec: i for i, spec in enumerate(config.tokenizers)}
+    return sorted(rows, key=lambda r: (order.get(r["tokenizer"], len(order)), r["utterance"]))
+
+
+def _default_workers(device: str) -> int:
+    if device.startswith("cuda"):
+        return max(1, torch.cuda.device_count())
+    return os.cpu_count() or 1
+
+
+# ---- executors ------------------------------------------------------------------------------
+
+
+def _run_local(
+    units: list[Unit], config: BenchConfig, out: Path, device: str
+) -> Iterator[list[Row]]:
+    if not units:
+        return
+    evaluator = Evaluator(config, out, device)
+    for utterance, specs, example in units:
+        yield evaluator.evaluate(utterance, specs, example)
+
+
+class BenchActor:
+    """An `Evaluator` inside a Ray actor: units in, result rows out."""
+
+    def __init__(self, config: dict[str, Any], out_dir: str, device: str, threads: int = 1):
+        torch.set_num_threads(max(1, threads))
+        self.evaluator = Evaluator(BenchConfig.from_dict(config), out_dir, device)
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+        return pack_units([self.evaluator.evaluate(*unit) for unit in unpack_units(batch)])
+
+
+def _run_ray(
+    units: list[Unit],
+    config: BenchConfig,
+    out: Path,
+    workers: int,
+    device: str,
+    address: str | None,
+) -> Iterator[list[Row]]:
+    import ray
+
+    started_here = not ray.is_initialized()
+    if started_here:
+        if address:
+            ray.init(address=address, log_to_driver=False)
+        else:
+            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+    try:
+        context = ray.data.DataContext.get_current()
+        context.enable_progress_bars = False
+        context.execution_options.preserve_order = False
+        on_gpu = device.startswith("cuda")
+        ds: Any = ray.data.from_items(unit_items(units), override_num_blocks=len(units))
+        ds = ds.map_batches(
+            BenchActor,
+            fn_constructor_kwargs={
+                "config": config.to_dict(),
+                "out_dir": str(out),
+                "device": device,
+            },
+            batch_size=1,
+            batch_format="numpy",
+            compute=ray.data.ActorPoolStrategy(size=workers),
+            num_cpus=0 if on_gpu else 1,
+            num_gpus=1 if on_gpu else 0,
+        )
+        for batch in ds.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=1):
+            yield from unpack_units(batch)
+    finally:
+        if started_here:
+            ray.shutdown()
