@@ -8,7 +8,8 @@ only ever unpickled by the same program that pickled them a step earlier.
 from __future__ import annotations
 
 import pickle
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -31,3 +32,22 @@ def unpack_units(batch: dict[str, np.ndarray]) -> list[Any]:
 def unit_items(units: Sequence[Any]) -> list[dict[str, bytes]]:
     """Rows for ``ray.data.from_items``: one ``{"unit": bytes}`` per unit."""
     return [{COLUMN: blob} for blob in pack_units(units)[COLUMN]]
+
+
+@contextmanager
+def ray_session(workers: int, address: str | None = None) -> Iterator[None]:
+    """Ray for one job: the instance this process already joined, else the cluster at
+    ``address``, else a local instance with ``workers`` CPUs; shut down only if started here."""
+    import ray
+
+    started_here = not ray.is_initialized()
+    if started_here:
+        if address:
+            ray.init(address=address, log_to_driver=False)
+        else:
+            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+    try:
+        yield
+    finally:
+        if started_here:
+            ray.shutdown()

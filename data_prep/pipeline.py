@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from audiotok.errors import AudiotokError
-from audiotok.units import pack_units, unit_items, unpack_units
+from audiotok.units import pack_units, ray_session, unit_items, unpack_units
 from data_prep.config import PrepareConfig
 from data_prep.discover import Source, discover
 from data_prep.manifest import rebuild_outputs
@@ -303,19 +303,8 @@ def _ray_task(
 def _run_ray(
     todo: Sequence[Source], config: PrepareConfig, workers: int, address: str | None
 ) -> Iterator[dict[str, Any]]:
-    import ray
-
-    started_here = not ray.is_initialized()
-    if started_here:
-        if address:
-            ray.init(address=address, log_to_driver=False)
-        else:
-            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
-    try:
+    with ray_session(workers, address):
         yield from _stream(todo, config, workers)
-    finally:
-        if started_here:
-            ray.shutdown()
 
 
 def _stream(

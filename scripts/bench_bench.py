@@ -29,19 +29,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 sys.path.insert(0, str(REPO_ROOT / "scripts"))
 
-from benchlib import median_figures, run_pinned, start_local_ray  # noqa: E402
+from benchlib import fsdd_files, median_figures, run_pinned, start_local_ray  # noqa: E402
 
 SIGNAL_METRICS = "si_sdr,mel_distance,stft_distance,pesq_wb,pesq_nb,stoi,estoi,mcd"
-
-
-def fsdd(count: int) -> list[Path]:
-    shared = Path(os.environ.get("AUDIOTOK_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
-    folder = shared / "real" / "fsdd" / "recordings"
-    if not folder.is_dir():
-        sys.exit(f"FSDD recordings not found at {folder} (set AUDIOTOK_SHARED_DATA)")
-    names = sorted(os.listdir(folder))
-    step = max(1, len(names) // count)
-    return [folder / name for name in names[::step][:count]]
 
 
 def workers_of(mode: str) -> int:
@@ -59,7 +49,7 @@ def child(mode: str, files: int, metrics: str, out: Path) -> dict[str, float]:
     ray_start = start_local_ray(workers) if mode != "local" else 0.0
     config = BenchConfig(metrics=tuple(metrics.split(",")), examples=0, workers=workers)
     began = time.perf_counter()
-    report = run_bench(fsdd(files), out, config, use_ray=mode != "local", progress=False)
+    report = run_bench(fsdd_files(files), out, config, use_ray=mode != "local", progress=False)
     wall = time.perf_counter() - began
     errors = sum(row["errors"] for row in report.summary["tokenizers"])
     return {

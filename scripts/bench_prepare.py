@@ -38,19 +38,9 @@ sys.path.insert(0, str(REPO_ROOT))
 
 sys.path.insert(0, str(REPO_ROOT / "scripts"))
 
-from benchlib import median_figures, run_pinned, start_local_ray  # noqa: E402
+from benchlib import fsdd_files, median_figures, run_pinned, start_local_ray  # noqa: E402
 
 from data_prep import PrepareConfig, prepare  # noqa: E402
-
-
-def fsdd(count: int) -> list[Path]:
-    shared = Path(os.environ.get("AUDIOTOK_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
-    folder = shared / "real" / "fsdd" / "recordings"
-    if not folder.is_dir():
-        sys.exit(f"FSDD recordings not found at {folder} (set AUDIOTOK_SHARED_DATA)")
-    names = sorted(os.listdir(folder))
-    step = max(1, len(names) // count)
-    return [folder / name for name in names[::step][:count]]
 
 
 def config(tokenizer: str, asr: bool, speaker: bool) -> PrepareConfig:
@@ -118,7 +108,7 @@ def main() -> None:
     if args.child:
         child(args)
         return
-    files = fsdd(args.files)
+    files = fsdd_files(args.files)
     print(
         f"{len(files)} FSDD files, tokenizer {args.tokenizer}, ASR {'on' if args.asr else 'off'},"
         f" speaker {'off' if args.no_speaker else 'on'}; {os.cpu_count()} CPUs visible, "
@@ -187,7 +177,7 @@ def run_child(mode: str, args: argparse.Namespace, out: Path) -> dict[str, float
 def child(args: argparse.Namespace) -> None:
     mode, out = args.child
     cfg = config(args.tokenizer, args.asr, not args.no_speaker)
-    print(json.dumps(run(mode, fsdd(args.files), cfg, Path(out))))
+    print(json.dumps(run(mode, fsdd_files(args.files), cfg, Path(out))))
 
 
 if __name__ == "__main__":

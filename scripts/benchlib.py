@@ -9,6 +9,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -86,3 +87,19 @@ def run_pinned(command: list[str], cores: int) -> dict[str, float]:
 def median_figures(rows: list[dict[str, float]]) -> dict[str, float]:
     """The median of each figure over repeated runs of one mode."""
     return {key: float(statistics.median(row[key] for row in rows)) for key in rows[0]}
+
+
+def fsdd_files(count: int) -> list[Path]:
+    """``count`` FSDD recordings spread over the sorted folder (every digit and speaker), from
+    ``$AUDIOTOK_SHARED_DATA`` (default ``../shared/data``); exits with the reason if absent."""
+    import os
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    shared = Path(os.environ.get("AUDIOTOK_SHARED_DATA", root.parent / "shared" / "data"))
+    folder = shared / "real" / "fsdd" / "recordings"
+    if not folder.is_dir():
+        sys.exit(f"FSDD recordings not found at {folder} (set AUDIOTOK_SHARED_DATA)")
+    names = sorted(os.listdir(folder))
+    step = max(1, len(names) // count)
+    return [folder / name for name in names[::step][:count]]

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Debian packages audiotok uses: codec2 (c2enc/c2dec for the Codec2 tokenizer), espeak-ng
 # (synthetic speech) and chromium (the headless test of the bench report page). Without root or
-# sudo it only says what is missing: the tokenizers that
-# need these report themselves unavailable instead.
+# sudo it only says what is missing: the tokenizers that need these report themselves
+# unavailable instead, and the report test skips.
 set -euo pipefail
 packages=(codec2 espeak-ng chromium)
 

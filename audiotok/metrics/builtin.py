@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -17,78 +18,57 @@ from audiotok.metrics.registry import (
 )
 
 
-class _SimpleMetric(ReconstructionMetric):
-    """One value from a function of (reference, degraded, rate)."""
+class FunctionMetric(ReconstructionMetric):
+    """One value from a function of the aligned pair; see `_register_function_metric`."""
 
-    def _score(self, pair: MetricPair) -> float:
-        raise NotImplementedError
+    score: ClassVar[Callable[[MetricPair], float]]
 
     def __call__(self, pair: MetricPair) -> dict[str, Any]:
-        return {self.name: check_finite(self.name, self._score(pair))}
+        return {self.name: check_finite(self.name, type(self).score(pair))}
 
 
-@register_metric("si_sdr")
-class SISDR(_SimpleMetric):
-    outputs: ClassVar = (MetricOutput("si_sdr", "SI-SDR", True, "dB"),)
-
-    def _score(self, pair: MetricPair) -> float:
-        return signal.si_sdr(pair.reference, pair.degraded)
-
-
-@register_metric("mel_distance")
-class MelDistance(_SimpleMetric):
-    outputs: ClassVar = (MetricOutput("mel_distance", "Mel distance", False),)
-
-    def _score(self, pair: MetricPair) -> float:
-        return signal.mel_distance(pair.reference, pair.degraded, pair.rate)
+def _register_function_metric(
+    name: str, label: str, higher_is_better: bool, unit: str, score: Callable[[MetricPair], float]
+) -> None:
+    cls = type(
+        f"Metric_{name}",
+        (FunctionMetric,),
+        {"outputs": (MetricOutput(name, label, higher_is_better, unit),), "score": score},
+    )
+    register_metric(name)(cls)
 
 
-@register_metric("stft_distance")
-class MultiResolutionSTFTDistance(_SimpleMetric):
-    outputs: ClassVar = (MetricOutput("stft_distance", "MR-STFT distance", False),)
-
-    def _score(self, pair: MetricPair) -> float:
-        return signal.multi_resolution_stft_distance(pair.reference, pair.degraded, pair.rate)
-
-
-@register_metric("mcd")
-class MelCepstralDistortion(_SimpleMetric):
-    outputs: ClassVar = (MetricOutput("mcd", "MCD", False, "dB"),)
-
-    def _score(self, pair: MetricPair) -> float:
-        return signal.mel_cepstral_distortion(pair.reference, pair.degraded, pair.rate)
-
-
-@register_metric("pesq_wb")
-class PESQWideband(_SimpleMetric):
-    outputs: ClassVar = (MetricOutput("pesq_wb", "PESQ WB", True),)
-
-    def _score(self, pair: MetricPair) -> float:
-        return perceptual.pesq_wb(pair.reference, pair.degraded, pair.rate)
-
-
-@register_metric("pesq_nb")
-class PESQNarrowband(_SimpleMetric):
-    outputs: ClassVar = (MetricOutput("pesq_nb", "PESQ NB", True),)
-
-    def _score(self, pair: MetricPair) -> float:
-        return perceptual.pesq_nb(pair.reference, pair.degraded, pair.rate)
-
-
-@register_metric("stoi")
-class STOI(_SimpleMetric):
-    outputs: ClassVar = (MetricOutput("stoi", "STOI", True),)
-
-    def _score(self, pair: MetricPair) -> float:
-        return perceptual.stoi(pair.reference, pair.degraded, pair.rate)
-
-
-@register_metric("estoi")
-class ESTOI(_SimpleMetric):
-    outputs: ClassVar = (MetricOutput("estoi", "ESTOI", True),)
-
-    def _score(self, pair: MetricPair) -> float:
-        return perceptual.estoi(pair.reference, pair.degraded, pair.rate)
+# name, label, higher is better, unit, score of an aligned pair
+_FUNCTION_METRICS: tuple[tuple[str, str, bool, str, Callable[[MetricPair], float]], ...] = (
+    ("si_sdr", "SI-SDR", True, "dB", lambda p: signal.si_sdr(p.reference, p.degraded)),
+    (
+        "mel_distance",
+        "Mel distance",
+        False,
+        "",
+        lambda p: signal.mel_distance(p.reference, p.degraded, p.rate),
+    ),
+    (
+        "stft_distance",
+        "MR-STFT distance",
+        False,
+        "",
+        lambda p: signal.multi_resolution_stft_distance(p.reference, p.degraded, p.rate),
+    ),
+    (
+        "mcd",
+        "MCD",
+        False,
+        "dB",
+        lambda p: signal.mel_cepstral_distortion(p.reference, p.degraded, p.rate),
+    ),
+    ("pesq_wb", "PESQ WB", True, "", lambda p: perceptual.pesq_wb(p.reference, p.degraded, p.rate)),
+    ("pesq_nb", "PESQ NB", True, "", lambda p: perceptual.pesq_nb(p.reference, p.degraded, p.rate)),
+    ("stoi", "STOI", True, "", lambda p: perceptual.stoi(p.reference, p.degraded, p.rate)),
+    ("estoi", "ESTOI", True, "", lambda p: perceptual.estoi(p.reference, p.degraded, p.rate)),
+)
+for _entry in _FUNCTION_METRICS:
+    _register_function_metric(*_entry)
 
 
 @register_metric("f0")

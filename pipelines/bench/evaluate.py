@@ -76,6 +76,10 @@ class Evaluator:
             else:
                 self.unavailable[name] = reason
 
+    def evaluate_all(self, tasks: list[tuple[Utterance, list[str], bool]]) -> list[Row]:
+        """`evaluate` on each ``(utterance, specs, example)`` in turn."""
+        return [row for task in tasks for row in self.evaluate(*task)]
+
     def evaluate(self, utterance: Utterance, specs: list[str], example: bool) -> list[Row]:
         """One row per spec for ``utterance`` (reference-side values shared between specs)."""
         try:

@@ -1,9 +1,10 @@
 """`run_bench`: every (utterance, tokenizer) pair scored, resumably, in Ray or a plain loop.
 
-Pairs are grouped by utterance into units of work, so the reference-side values (F0 track,
-speaker embedding, ASR transcript of the original) are computed once per utterance; each unit
-is one Ray Data row handled by an actor pool of `Evaluator` s (tokenizers and metric models
-loaded once per actor, GPUs when present). Only the driver writes ``results.jsonl``.
+Pairs are grouped by utterance, so the reference-side values (F0 track, speaker embedding, ASR
+transcript of the original) are computed once per utterance, and consecutive utterances into
+units of work of about `PAIRS_PER_UNIT` pairs; each unit is one Ray Data row handled by an
+actor pool of `Evaluator` s (tokenizers and metric models loaded once per actor, GPUs when
+present). Only the driver writes ``results.jsonl``, a unit's rows at a time.
 """
 
 from __future__ import annotations
@@ -19,14 +20,17 @@ import torch
 from tqdm import tqdm
 
 from audiotok.errors import AudiotokError
-from audiotok.units import pack_units, unit_items, unpack_units
+from audiotok.units import pack_units, ray_session, unit_items, unpack_units
 from pipelines.bench.config import BenchConfig
 from pipelines.bench.data import Utterance, find_utterances
 from pipelines.bench.evaluate import Evaluator, Row
 from pipelines.bench.results import RESULTS_NAME, ResultsWriter, read_results, rewrite_results
 
 # (utterance, the specs still to score, whether it is a report example)
-Unit = tuple[Utterance, list[str], bool]
+Task = tuple[Utterance, list[str], bool]
+Unit = list[Task]  # consecutive utterances: one Ray Data row, one call of an actor
+PAIRS_PER_UNIT = 32  # amortises Ray's per-call cost over short utterances
+UNITS_PER_WORKER = 4  # so that a small run still spreads over every worker
 
 
 class NoUtterancesError(AudiotokError, ValueError):
@@ -61,10 +65,11 @@ def score_pairs(
         raise NoUtterancesError(f"no audio found in {', '.join(str(i) for i in inputs)}")
     kept = _reusable(read_results(out / RESULTS_NAME), utterances, config)
     done = {(row["utterance"], row["tokenizer"]) for row in kept}
-    units = _units(utterances, config, done)
-    todo = sum(len(specs) for _, specs, _ in units)
+    tasks = _tasks(utterances, config, done)
+    todo = sum(len(specs) for _, specs, _ in tasks)
     device = config.device or ("cuda" if torch.cuda.is_available() else "cpu")
     workers = config.workers or _default_workers(device)
+    units = _units(tasks, workers if use_ray else 1)
     started = time.perf_counter()
     new: list[Row] = []
     bar = tqdm(total=todo, unit="pair", disable=not progress, desc="bench")
@@ -97,14 +102,32 @@ def _reusable(rows: list[Row], utterances: list[Utterance], config: BenchConfig)
     return list(latest.values())
 
 
-def _units(
+def _tasks(
     utterances: list[Utterance], config: BenchConfig, done: set[tuple[str, str]]
-) -> list[Unit]:
-    units = []
+) -> list[Task]:
+    tasks = []
     for index, utterance in enumerate(utterances):
         specs = [s for s in config.tokenizers if (utterance.id, s) not in done]
         if specs:
-            units.append((utterance, specs, index < config.examples))
+            tasks.append((utterance, specs, index < config.examples))
+    return tasks
+
+
+def _units(tasks: list[Task], workers: int) -> list[Unit]:
+    """Consecutive tasks grouped up to `PAIRS_PER_UNIT` pairs (one utterance at least), but
+    into `UNITS_PER_WORKER` units per worker at least."""
+    balanced = -(-len(tasks) // (UNITS_PER_WORKER * workers))
+    units: list[Unit] = []
+    unit: Unit = []
+    pairs = 0
+    for task in tasks:
+        if unit and (pairs + len(task[1]) > PAIRS_PER_UNIT or len(unit) >= balanced):
+            units.append(unit)
+            unit, pairs = [], 0
+        unit.append(task)
+        pairs += len(task[1])
+    if unit:
+        units.append(unit)
     return units
 
 
@@ -128,8 +151,8 @@ def _run_local(
     if not units:
         return
     evaluator = Evaluator(config, out, device)
-    for utterance, specs, example in units:
-        yield evaluator.evaluate(utterance, specs, example)
+    for unit in units:
+        yield evaluator.evaluate_all(unit)
 
 
 class BenchActor:
@@ -140,7 +163,7 @@ class BenchActor:
         self.evaluator = Evaluator(BenchConfig.from_dict(config), out_dir, device)
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
-        return pack_units([self.evaluator.evaluate(*unit) for unit in unpack_units(batch)])
+        return pack_units([self.evaluator.evaluate_all(unit) for unit in unpack_units(batch)])
 
 
 def _run_ray(
@@ -153,13 +176,7 @@ def _run_ray(
 ) -> Iterator[list[Row]]:
     import ray
 
-    started_here = not ray.is_initialized()
-    if started_here:
-        if address:
-            ray.init(address=address, log_to_driver=False)
-        else:
-            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
-    try:
+    with ray_session(workers, address):
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False
         context.execution_options.preserve_order = False
@@ -180,6 +197,3 @@ def _run_ray(
         )
         for batch in ds.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=1):
             yield from unpack_units(batch)
-    finally:
-        if started_here:
-            ray.shutdown()

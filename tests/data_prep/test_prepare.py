@@ -200,3 +200,23 @@ def test_kill_9_then_rerun_yields_every_segment_exactly_once(shared_data, tmp_pa
     prepare(files, clean, PrepareConfig.from_dict(settings), use_ray=False, progress=False)
     assert sorted(ids) == sorted(row["id"] for row in shard_rows(clean))
     assert len(committed_sources(out)) == len(files)
+
+
+def test_work_units_bound_files_and_bytes(tmp_path) -> None:
+    from data_prep.discover import Source
+    from data_prep.pipeline import work_units
+
+    sizes = [100, 100, 100, 900, 100, 2000, 100]
+    sources = []
+    for index, size in enumerate(sizes):
+        path = tmp_path / f"f{index}.wav"
+        path.write_bytes(b"\0" * size)
+        sources.append(Source(f"id{index}", str(path), path.name))
+    sources.append(Source("gone", str(tmp_path / "missing.wav"), "missing.wav"))
+    units = work_units(sources, max_files=3, max_bytes=1000)
+    assert [[s.source_id for s in unit] for unit in units] == [
+        ["id0", "id1", "id2"],  # three files: the file bound
+        ["id3", "id4"],  # 900 + 100 bytes: the byte bound
+        ["id5"],  # larger than the bound alone
+        ["id6", "gone"],  # a missing file counts 0 bytes (decode records it)
+    ]

@@ -218,3 +218,18 @@ def test_cli_prints_where_the_report_is(tmp_path: Path, capsys: pytest.CaptureFi
     printed = capsys.readouterr().out
     assert f"report: {(tmp_path / 'report.html').resolve()}" in printed
     assert "opus@12kbps" in printed
+
+
+def test_units_group_short_utterances_but_spread_over_workers() -> None:
+    from pipelines.bench.data import Utterance
+    from pipelines.bench.run import PAIRS_PER_UNIT, _units
+
+    specs = list(DEFAULT_TOKENIZERS)  # 8 pairs an utterance
+    tasks = [(Utterance(f"u{i:03d}", "x"), specs, False) for i in range(100)]
+    units = _units(tasks, workers=2)
+    assert [t for unit in units for t in unit] == tasks  # all, once, in order
+    assert all(sum(len(t[1]) for t in unit) <= PAIRS_PER_UNIT for unit in units)
+    assert len(units) == 25
+    few = _units(tasks[:10], workers=2)
+    # a small run: units of ceil(10 / (4 units x 2 workers)) = 2 utterances, not one of 4
+    assert [len(unit) for unit in few] == [2, 2, 2, 2, 2]
