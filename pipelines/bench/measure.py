@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import threading
 import time
@@ -10,6 +12,17 @@ from types import TracebackType
 import torch
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def _trim_heap() -> None:
+    """Return the C heap's free pages to the system (glibc ``malloc_trim``), so memory that an
+    earlier call freed but the allocator kept does not hide the next call's allocations from
+    the resident-set size. A no-op where there is no glibc."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _rss_bytes() -> int:
@@ -26,7 +39,10 @@ class Measured:
 
     On CUDA the peak is the most memory torch's allocator held above what it held before
     (``max_memory_allocated``); on CPU the highest resident set size sampled every
-    millisecond, above the size at entry: memory the call itself needed.
+    millisecond, above the size at entry (after the C heap's free pages went back to the
+    system): memory the call itself needed. Memory that the Python or torch allocators keep
+    in their own pools from earlier calls can still be reused unseen, so on CPU this is a
+    lower bound.
     """
 
     def __init__(self, device: torch.device | str = "cpu", interval: float = 0.001) -> None:
@@ -45,6 +61,7 @@ class Measured:
             torch.cuda.reset_peak_memory_stats(self.device)
             self._base = torch.cuda.memory_allocated(self.device)
         else:
+            _trim_heap()
             self._base = self._peak = _rss_bytes()
             self._thread = threading.Thread(target=self._sample, daemon=True)
             self._thread.start()
