@@ -34,6 +34,10 @@ class FasterWhisperConfig:
         beam_size: beam width; 1 is greedy decoding.
         cpu_threads: CTranslate2 threads on CPU; 0 lets it choose (4).
         local_files_only: never download; a model not on disk is a `WeightsNotFoundError`.
+        temperatures: decoding temperatures tried in turn when a result looks degenerate.
+            The default, 0 only, is deterministic, so reruns (a resumed `prepare`, a
+            benchmark's dWER) give the same text; faster-whisper's own default falls back to
+            sampling at 0.2 ... 1.0, which does not repeat.
     """
 
     model: str = "tiny.en"
@@ -42,6 +46,7 @@ class FasterWhisperConfig:
     beam_size: int = 1
     cpu_threads: int = 0
     local_files_only: bool = False
+    temperatures: tuple[float, ...] = (0.0,)
 
 
 def resolve_model(model: str) -> str:
@@ -113,7 +118,11 @@ class FasterWhisperASR(ASRBackend):
     def _one(self, wave: np.ndarray, sample_rate: int, language: str | None) -> Transcript:
         audio = mono_at_rate(wave, sample_rate, SAMPLE_RATE, "faster-whisper ASR")
         segments, info = self._model.transcribe(
-            audio, language=language, beam_size=self.config.beam_size, vad_filter=False
+            audio,
+            language=language,
+            beam_size=self.config.beam_size,
+            vad_filter=False,
+            temperature=list(self.config.temperatures),
         )
         texts, logprob_sum, tokens = [], 0.0, 0
         for segment in segments:  # a generator: decoding happens here

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 from collections.abc import Sequence
@@ -31,26 +32,42 @@ class Utterance:
 def find_utterances(inputs: Sequence[str | Path], limit: int | None = None) -> list[Utterance]:
     """Utterances from audio files, folders, globs, manifests (TSV/CSV/JSONL with path, text,
     language: `data_prep.discover`), or `prepare` output folders / shard files
-    (``shards/*.parquet`` with FLAC audio). Ids are the file path relative to its input folder
-    without extension (``/`` -> ``__``), or the shard's segment id; sorted, unique."""
+    (``shards/*.parquet`` with FLAC audio). A file named by several inputs counts once (its
+    first mention gives text and language). Ids are the path relative to the input's folder
+    without extension (``/`` -> ``__``; a manifest path outside its folder: the file name), or
+    the shard's segment id; a clash gets the source's content id appended. Sorted by id."""
     found: list[Utterance] = []
+    files: list[str | Path] = []
     for item in inputs:
         shards = _shard_files(Path(item))
-        if shards:
-            for shard in shards:
-                found.extend(_shard_utterances(shard))
-            continue
-        for source in discover([item]):
-            found.append(
-                Utterance(
-                    id=_file_id(source.relative),
-                    path=source.path,
-                    text=source.text,
-                    language=source.language,
-                )
-            )
-    found = sorted({u.id: u for u in found}.values(), key=lambda u: u.id)
+        for shard in shards:
+            found.extend(_shard_utterances(shard))
+        if not shards:
+            files.append(item)
+    taken = {u.id for u in found}
+    seen: set[Path] = set()
+    for source in discover(files):
+        if Path(source.path).resolve() in seen:
+            continue  # one file named by two inputs: the first mention gives its facts
+        seen.add(Path(source.path).resolve())
+        utterance = Utterance(
+            id=_file_id(source.relative),
+            path=source.path,
+            text=source.text,
+            language=source.language,
+        )
+        found.append(_unique(utterance, source.source_id, taken))
+    found.sort(key=lambda u: u.id)
     return found[:limit] if limit is not None else found
+
+
+def _unique(utterance: Utterance, source_id: str, taken: set[str]) -> Utterance:
+    """Two inputs with one name (``a/x.wav``, ``b/x.wav`` from two manifests) keep both: the
+    second id gets its source's content id."""
+    if utterance.id in taken:
+        utterance = dataclasses.replace(utterance, id=f"{utterance.id}-{source_id[:8]}")
+    taken.add(utterance.id)
+    return utterance
 
 
 def load_utterance(utterance: Utterance) -> tuple[np.ndarray, int]:
@@ -98,4 +115,8 @@ def _shard_utterances(shard: Path) -> list[Utterance]:
 
 
 def _file_id(relative: str) -> str:
-    return re.sub(r"[^0-9A-Za-z._-]+", "_", "__".join(Path(relative).with_suffix("").parts))
+    """``a/b.wav`` -> ``a__b``; a path outside the input's folder (a manifest naming
+    ``../x/b.wav`` or ``/data/b.wav``) -> ``b``."""
+    path = Path(relative).with_suffix("")
+    parts = path.parts if not (path.is_absolute() or ".." in path.parts) else (path.name,)
+    return re.sub(r"[^0-9A-Za-z._-]+", "_", "__".join(parts))

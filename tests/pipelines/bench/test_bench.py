@@ -233,3 +233,41 @@ def test_units_group_short_utterances_but_spread_over_workers() -> None:
     few = _units(tasks[:10], workers=2)
     # a small run: units of ceil(10 / (4 units x 2 workers)) = 2 utterances, not one of 4
     assert [len(unit) for unit in few] == [2, 2, 2, 2, 2]
+
+
+def test_dwer_is_corpus_level_and_skips_languages_the_asr_cannot(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    folder = shared_data / "real" / "multilingual"
+    manifest = tmp_path / "two.tsv"
+    manifest.write_text(
+        f"file\tlanguage\n{folder / 'test.wav'}\ten\n{folder / 'test_fr.wav'}\tfr\n"
+    )
+    config = BenchConfig(tokenizers=("mulaw", "codec2@3200"), metrics=("dwer",))
+    report = run_bench([manifest], tmp_path / "out", config, use_ray=False, progress=False)
+    rows = read_results(tmp_path / "out" / "results.jsonl")
+    french = [r for r in rows if r["utterance"] == "test_fr"]
+    assert all("English-only" in r["skipped"]["dwer"] for r in french)
+    mulaw, codec2 = report.summary["tokenizers"]
+    assert mulaw["corpus"]["n"] == codec2["corpus"]["n"] == 1  # the English file only
+    # 64 kbps mu-law keeps the words better than 3.2 kbps Codec2
+    assert mulaw["corpus"]["dwer"] <= codec2["corpus"]["dwer"]
+    english = next(r for r in rows if r["utterance"] == "test" and r["tokenizer"] == "mulaw")
+    assert "quilter" in english["metrics"]["asr_reference"].lower()
+    # greedy decoding without sampling fall-back: a second run hears the same words
+    again = run_bench([manifest], tmp_path / "again", config, use_ray=False, progress=False)
+    assert [t["corpus"] for t in again.summary["tokenizers"]] == [mulaw["corpus"], codec2["corpus"]]
+
+
+def test_utterance_ids_are_unique_and_each_file_counts_once(tmp_path: Path) -> None:
+    from pipelines.bench.data import find_utterances
+
+    for folder, seconds in (("a", 1.0), ("b", 2.0)):  # same name, other audio
+        (tmp_path / folder).mkdir()
+        sf.write(tmp_path / folder / "x.flac", np.zeros(int(16000 * seconds)), 16000)
+    manifest = tmp_path / "list.tsv"
+    manifest.write_text(f"path\tlanguage\n{tmp_path / 'a' / 'x.flac'}\ten\n")
+    found = find_utterances([manifest, tmp_path / "a", tmp_path / "b" / "x.flac"])
+    assert [Path(u.path).parent.name for u in found] == ["a", "b"]  # a/x.flac named twice
+    assert found[0].id == "a__x" and found[1].id == "x"  # unique ids
+    assert found[0].language == "en"  # the first mention (the manifest) gives the facts
