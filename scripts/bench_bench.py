@@ -29,7 +29,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 sys.path.insert(0, str(REPO_ROOT / "scripts"))
 
-from benchlib import fsdd_files, median_figures, run_pinned, start_local_ray  # noqa: E402
+from benchlib import fsdd_files, run_interleaved, run_pinned, start_local_ray  # noqa: E402
 
 SIGNAL_METRICS = "si_sdr,mel_distance,stft_distance,pesq_wb,pesq_nb,stoi,estoi,mcd"
 
@@ -89,20 +89,14 @@ def main() -> None:
         f"{args.files} FSDD files x 8 classic codecs, metrics {args.metrics}; "
         f"{os.cpu_count()} CPUs visible, load average {os.getloadavg()[0]:.1f}"
     )
-    modes = args.modes.split(",")
-    runs: dict[str, list[dict[str, float]]] = {mode: [] for mode in modes}
     with tempfile.TemporaryDirectory() as tmp:
-        for repeat in range(args.repeats):
-            for mode in modes:
-                command = [sys.executable, __file__, "--files", str(args.files)]
-                command += ["--metrics", args.metrics, "--child", mode, f"{tmp}/{mode}-{repeat}"]
-                runs[mode].append(run_pinned(command, workers_of(mode)))
-                print_run(mode, runs[mode][-1])
-    results = {mode: median_figures(rows) for mode, rows in runs.items()}
-    if args.repeats > 1:
-        print(f"medians of {args.repeats} runs:")
-        for mode in modes:
-            print_run(mode, results[mode])
+
+        def run_one(mode: str, repeat: int) -> dict[str, float]:
+            command = [sys.executable, __file__, "--files", str(args.files)]
+            command += ["--metrics", args.metrics, "--child", mode, f"{tmp}/{mode}-{repeat}"]
+            return run_pinned(command, workers_of(mode))
+
+        results = run_interleaved(args.modes.split(","), args.repeats, run_one, print_run)
     if {"local", "ray-1"} <= results.keys():
         ratio = results["local"]["pairs_per_s"] / results["ray-1"]["pairs_per_s"]
         print(f"Ray overhead at 1 worker: {ratio:.2f}x the plain loop's time")

@@ -38,7 +38,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 sys.path.insert(0, str(REPO_ROOT / "scripts"))
 
-from benchlib import fsdd_files, median_figures, run_pinned, start_local_ray  # noqa: E402
+from benchlib import fsdd_files, run_interleaved, run_pinned, start_local_ray  # noqa: E402
 
 from data_prep import PrepareConfig, prepare  # noqa: E402
 
@@ -114,18 +114,12 @@ def main() -> None:
         f" speaker {'off' if args.no_speaker else 'on'}; {os.cpu_count()} CPUs visible, "
         f"load average {os.getloadavg()[0]:.1f}"
     )
-    modes = args.modes.split(",")
-    runs: dict[str, list[dict[str, float]]] = {mode: [] for mode in modes}
     with tempfile.TemporaryDirectory() as tmp:
-        for repeat in range(args.repeats):
-            for mode in modes:
-                runs[mode].append(run_child(mode, args, Path(tmp) / f"{mode}-{repeat}"))
-                print_run(mode, runs[mode][-1])
-    results = {mode: median_figures(rows) for mode, rows in runs.items()}
-    if args.repeats > 1:
-        print(f"medians of {args.repeats} runs:")
-        for mode in modes:
-            print_run(mode, results[mode])
+
+        def run_one(mode: str, repeat: int) -> dict[str, float]:
+            return run_child(mode, args, Path(tmp) / f"{mode}-{repeat}")
+
+        results = run_interleaved(args.modes.split(","), args.repeats, run_one, print_run)
     for suffix, layout in (("f", "fused stages"), ("", "one pool per stage")):
         summarise(results, suffix, layout)
 

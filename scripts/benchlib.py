@@ -103,3 +103,25 @@ def fsdd_files(count: int) -> list[Path]:
     names = sorted(os.listdir(folder))
     step = max(1, len(names) // count)
     return [folder / name for name in names[::step][:count]]
+
+
+def run_interleaved(
+    modes: list[str],
+    repeats: int,
+    run_one: Callable[[str, int], dict[str, float]],
+    show: Callable[[str, dict[str, float]], None],
+) -> dict[str, dict[str, float]]:
+    """``run_one(mode, repeat)`` for every mode, ``repeats`` times over, modes interleaved so
+    that a slow spell of the machine hits them alike; shows each run, then (with repeats) the
+    medians, and returns the median figures per mode."""
+    runs: dict[str, list[dict[str, float]]] = {mode: [] for mode in modes}
+    for repeat in range(repeats):
+        for mode in modes:
+            runs[mode].append(run_one(mode, repeat))
+            show(mode, runs[mode][-1])
+    results = {mode: median_figures(rows) for mode, rows in runs.items()}
+    if repeats > 1:
+        print(f"medians of {repeats} runs:")
+        for mode in modes:
+            show(mode, results[mode])
+    return results

@@ -94,33 +94,47 @@ class F0Error(ReconstructionMetric):
         }
 
 
+class ModelMetric(ReconstructionMetric):
+    """A metric that needs a model: built on first use, once; unavailable (with the reason)
+    when it cannot be built here."""
+
+    def __init__(self) -> None:
+        self._model: Any = None
+
+    def _build(self) -> Any:
+        raise NotImplementedError
+
+    def model(self) -> Any:
+        if self._model is None:
+            self._model = self._build()
+        return self._model
+
+    def availability(self) -> str | None:
+        try:
+            self.model()
+        except AudiotokError as exc:
+            return str(exc)
+        return None
+
+
 @register_metric("speaker_sim")
-class SpeakerSimilarity(ReconstructionMetric):
+class SpeakerSimilarity(ModelMetric):
     """Cosine similarity of speaker embeddings (Resemblyzer unless another encoder is named;
     ``options`` go to `audiotok.speaker.get_speaker_encoder`, e.g. its ``weights``)."""
 
     outputs: ClassVar = (MetricOutput("speaker_sim", "Speaker similarity", True),)
 
     def __init__(self, encoder: str = "resemblyzer", **options: Any) -> None:
+        super().__init__()
         self.encoder_name, self.options = encoder, options
-        self._encoder: Any = None
 
-    def availability(self) -> str | None:
-        try:
-            self._load()
-        except AudiotokError as exc:
-            return str(exc)
-        return None
+    def _build(self) -> Any:
+        from audiotok.speaker import get_speaker_encoder
 
-    def _load(self) -> Any:
-        if self._encoder is None:
-            from audiotok.speaker import get_speaker_encoder
-
-            self._encoder = get_speaker_encoder(self.encoder_name, **self.options)
-        return self._encoder
+        return get_speaker_encoder(self.encoder_name, **self.options)
 
     def __call__(self, pair: MetricPair) -> dict[str, Any]:
-        encoder = self._load()
+        encoder = self.model()
         key = f"speaker:{self.encoder_name}"
         if key not in pair.cache:
             pair.cache[key] = encoder.embed([pair.reference], pair.rate)[0]
@@ -129,7 +143,7 @@ class SpeakerSimilarity(ReconstructionMetric):
 
 
 @register_metric("dnsmos")
-class DNSMOSMetric(ReconstructionMetric):
+class DNSMOSMetric(ModelMetric):
     """DNSMOS P.835 of the reconstruction alone (no reference needed): overall, signal."""
 
     outputs: ClassVar = (
@@ -137,26 +151,14 @@ class DNSMOSMetric(ReconstructionMetric):
         MetricOutput("dnsmos_sig", "DNSMOS SIG", True),
     )
 
-    def __init__(self) -> None:
-        self._scorer: Any = None
+    def _build(self) -> Any:
+        from audiotok.quality.dnsmos import DNSMOS
 
-    def availability(self) -> str | None:
-        try:
-            self._load()
-        except AudiotokError as exc:
-            return str(exc)
-        return None
-
-    def _load(self) -> Any:
-        if self._scorer is None:
-            from audiotok.quality.dnsmos import DNSMOS
-
-            self._scorer = DNSMOS()
-        return self._scorer
+        return DNSMOS()
 
     def __call__(self, pair: MetricPair) -> dict[str, Any]:
         # Scored as it would be heard: a player clips what lies outside [-1, 1].
-        scores = self._load()(np.clip(pair.degraded, -1.0, 1.0), pair.rate, p808=False)
+        scores = self.model()(np.clip(pair.degraded, -1.0, 1.0), pair.rate, p808=False)
         return {
             "dnsmos_ovrl": check_finite("dnsmos_ovrl", scores.ovrl),
             "dnsmos_sig": check_finite("dnsmos_sig", scores.sig),
@@ -182,7 +184,7 @@ class UTMOS(ReconstructionMetric):
 
 
 @register_metric("dwer")
-class ASRDistance(ReconstructionMetric):
+class ASRDistance(ModelMetric):
     """dWER / dCER: the ASR transcript of the reconstruction scored against the ASR transcript
     of the original, at corpus level (edits summed over the corpus, not averaged per
     utterance). Per pair this returns both transcripts; `corpus_asr_distance` combines them.
@@ -198,25 +200,16 @@ class ASRDistance(ReconstructionMetric):
     )
 
     def __init__(self, backend: str = "faster-whisper", **options: Any) -> None:
+        super().__init__()
         self.backend, self.options = backend, options
-        self._asr: Any = None
 
-    def availability(self) -> str | None:
-        try:
-            self._load()
-        except AudiotokError as exc:
-            return str(exc)
-        return None
+    def _build(self) -> Any:
+        from audiotok.asr import get_asr
 
-    def _load(self) -> Any:
-        if self._asr is None:
-            from audiotok.asr import get_asr
-
-            self._asr = get_asr(self.backend, **self.options)
-        return self._asr
+        return get_asr(self.backend, **self.options)
 
     def __call__(self, pair: MetricPair) -> dict[str, Any]:
-        asr = self._load()
+        asr = self.model()
         language = pair.language
         if language and not getattr(asr, "multilingual", True) and language != "en":
             raise MetricError("dwer", f"the ASR model is English-only; utterance is {language!r}")
