@@ -31,6 +31,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from audiotok.atomic import atomic_write_text
 from audiotok.errors import AudiotokError
 from data_prep.read import encode_flac_bytes, shard_files
 
@@ -112,7 +113,7 @@ def export_webdataset(
         "samples": report.samples,
         "tars": [{"name": name, "samples": counts[name]} for name in report.tars],
     }
-    _atomic_write_text(out / "index.json", json.dumps(index, indent=2) + "\n")
+    atomic_write_text(out / "index.json", json.dumps(index, indent=2) + "\n")
     return report
 
 
@@ -247,9 +248,3 @@ class _TarShard:
     def abort(self) -> None:
         self.tar.close()
         self.temporary.unlink(missing_ok=True)
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)

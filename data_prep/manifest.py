@@ -12,8 +12,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from audiotok.atomic import atomic_write_text
 from data_prep.shards import (
-    _atomic_write_text,
     _jsonl,
     committed_sources,
     read_sidecar,
@@ -59,9 +59,9 @@ def rebuild_outputs(
         "shards": [p.name for p in shard_paths(out)],
         "runs": runs,
     }
-    _atomic_write_text(out / "errors.jsonl", _jsonl(errors))
-    _atomic_write_text(out / "dropped.jsonl", _jsonl(dropped))
-    _atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=2) + "\n")
+    atomic_write_text(out / "errors.jsonl", _jsonl(errors))
+    atomic_write_text(out / "dropped.jsonl", _jsonl(dropped))
+    atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=2) + "\n")
     return manifest
 
 

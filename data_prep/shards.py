@@ -7,7 +7,7 @@ gets a shard of its own. Committing shard ``k``:
 
 1. ``_part-k.errors.jsonl`` and ``_part-k.dropped.jsonl`` (the buffered sources' records),
    each written to a ``.*.tmp`` file and renamed;
-2. ``.part-k.parquet.tmp`` written and fsynced, then renamed to ``part-k.parquet``.
+2. ``.part-k.parquet.<random>.tmp`` written and fsynced, then renamed to ``part-k.parquet``.
 
 Shards live in ``OUT/shards/``; the sidecars and temporary files start with ``_`` or ``.``, which
 pyarrow, pandas, ``datasets`` and Ray Data skip, so ``pd.read_parquet("OUT/shards")`` reads the
@@ -23,7 +23,6 @@ sources are then redone. A shard with no rows still commits its sources (empty t
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -32,6 +31,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from audiotok.atomic import atomic_open, atomic_write_text
 
 SOURCES_KEY = b"audiotok.sources"
 FORMAT_KEY = b"audiotok.shard_format"
@@ -130,19 +131,6 @@ def read_sidecar(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def _jsonl(records: list[dict[str, Any]]) -> str:
     return "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in records)
 
@@ -216,24 +204,16 @@ class ShardWriter:
             return None
         shard = self.out / f"part-{self._next:05d}.parquet"
         errors_path, dropped_path = sidecar_paths(shard)
-        _atomic_write_text(errors_path, _jsonl(self._errors))
-        _atomic_write_text(dropped_path, _jsonl(self._dropped))
+        atomic_write_text(errors_path, _jsonl(self._errors))
+        atomic_write_text(dropped_path, _jsonl(self._dropped))
         metadata = {
             **self.metadata,
             FORMAT_KEY: SHARD_FORMAT.encode(),
             SOURCES_KEY: json.dumps(self._sources, sort_keys=True).encode(),
         }
         table = self._table().replace_schema_metadata(metadata)
-        tmp = shard.with_name(f".{shard.name}.tmp")
-        try:
-            with open(tmp, "wb") as fh:
-                pq.write_table(table, fh, compression="zstd")
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, shard)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        with atomic_open(shard, "wb") as handle:
+            pq.write_table(table, handle, compression="zstd")
         self._next += 1
         self._rows, self._sources, self._errors, self._dropped, self._bytes = [], {}, [], [], 0
         self.committed.append(shard)

@@ -13,7 +13,6 @@ import json
 import os
 import re
 import time
-import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute
 import pyarrow.parquet as pq
 
+from audiotok.atomic import atomic_write_text
 from audiotok.audio import resample
 from audiotok.errors import AudiotokError
 from data_prep.read import encode_flac_bytes
@@ -376,7 +376,7 @@ def _finish(
     """``errors.jsonl`` (all shards' error records) and ``manifest.json`` (totals, config)."""
     shards = shard_paths(out)
     records = [rec for shard in shards for rec in read_sidecar(sidecar_paths(shard)[0])]
-    _atomic_write_text(
+    atomic_write_text(
         out / "errors.jsonl",
         "".join(json.dumps(rec, ensure_ascii=False, sort_keys=True) + "\n" for rec in records),
     )
@@ -412,19 +412,9 @@ def _finish(
         "shards": [path.name for path in shards],
         "config": config,
     }
-    _atomic_write_text(
+    atomic_write_text(
         out / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
     )
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
 
 
 class _SynthShardWriter(ShardWriter):

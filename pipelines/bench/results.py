@@ -15,6 +15,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from audiotok.atomic import atomic_write_text
+
 Row = dict[str, Any]
 RESULTS_NAME = "results.jsonl"
 
@@ -50,7 +52,7 @@ class ResultsWriter:
 
     def write(self, rows: Iterable[Row]) -> None:
         for row in rows:
-            self._handle.write(json.dumps(row, sort_keys=True, allow_nan=False) + "\n")
+            self._handle.write(_line(row))
         self._handle.flush()
         os.fsync(self._handle.fileno())
 
@@ -64,15 +66,12 @@ class ResultsWriter:
 
 
 def rewrite_results(path: str | Path, rows: list[Row]) -> None:
-    """Replace the file with ``rows`` (temporary file, then rename)."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, sort_keys=True, allow_nan=False) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    """Replace the file with ``rows`` atomically."""
+    atomic_write_text(path, "".join(_line(row) for row in rows))
+
+
+def _line(row: Row) -> str:
+    return json.dumps(row, sort_keys=True, allow_nan=False) + "\n"
 
 
 def _drop_torn_tail(path: Path) -> None:
