@@ -5,15 +5,14 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-import pyloudnorm
+
+from audiotok.audio.loudness import BLOCK_SECONDS, CHANNEL_WEIGHTS, integrated_loudness
 
 # The peak a loudness gain is scaled back to when it would clip: just under 0 dBFS, so that a
 # later conversion to integer PCM cannot wrap.
 _SAFE_PEAK = 0.999
 # WAV/SMPTE 5.1 order is L R C LFE Ls Rs; BS.1770 ignores the LFE channel.
 _LFE_INDEX_51 = 3
-# pyloudnorm weights at most five channels (L R C Ls Rs).
-_MAX_METER_CHANNELS = 5
 
 
 class LoudnessClippingWarning(UserWarning):
@@ -52,7 +51,7 @@ def loudness_normalize(
 ) -> np.ndarray:
     """Scale ``[n]`` or ``[channels, n]`` audio to ``target_lufs`` integrated loudness.
 
-    Loudness is measured with pyloudnorm (BS.1770 K-weighting and gating).  If the gain would
+    Loudness is BS.1770 integrated loudness (`audiotok.audio.loudness`).  If the gain would
     push the peak over 0 dBFS, it is lowered so the peak is 0.999 and a
     ``LoudnessClippingWarning`` says so.  Input shorter than one 400 ms gating block, or silent
     (no block above the -70 LUFS gate), is returned unchanged.
@@ -76,21 +75,19 @@ def loudness_normalize(
 
 def _integrated_loudness(samples: np.ndarray, sample_rate: int) -> float | None:
     """Integrated loudness in LUFS, or None when it cannot be measured (too short, silent)."""
-    frames = samples.shape[-1]
-    meter = pyloudnorm.Meter(sample_rate)
-    if frames < meter.block_size * sample_rate:
+    if samples.shape[-1] < BLOCK_SECONDS * sample_rate:
         return None
-    loudness = float(meter.integrated_loudness(_meter_layout(samples)))
+    loudness = integrated_loudness(_meter_layout(samples), sample_rate)
     return loudness if np.isfinite(loudness) else None
 
 
 def _meter_layout(samples: np.ndarray) -> np.ndarray:
-    """``[n]`` or ``[channels, n]`` as what pyloudnorm measures: ``[n]`` or ``[n, <=5]``."""
+    """``[n]`` or ``[channels, n]`` as BS.1770 weighs them: ``[<=5, n]`` in the order L R C Ls
+    Rs (5.1 loses its LFE channel; layouts with no BS.1770 weights are measured as a downmix)."""
     if samples.ndim == 1 or samples.shape[0] == 1:
-        return samples.reshape(-1)
+        return samples.reshape(1, -1)
     if samples.shape[0] == 6:
-        samples = np.delete(samples, _LFE_INDEX_51, axis=0)
-    elif samples.shape[0] > _MAX_METER_CHANNELS:
-        # No BS.1770 weights for this layout: measure the downmix as an approximation.
-        return downmix(samples)[0]
-    return np.ascontiguousarray(samples.T)
+        return np.delete(samples, _LFE_INDEX_51, axis=0)
+    if samples.shape[0] > len(CHANNEL_WEIGHTS):
+        return downmix(samples)
+    return samples

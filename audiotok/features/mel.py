@@ -59,13 +59,41 @@ class VocoderMelConfig:
 def mel_filterbank(
     sample_rate: int, n_fft: int, n_mels: int, fmin: float = 0.0, fmax: float | None = None
 ) -> torch.Tensor:
-    """Slaney-scale, Slaney-normalised triangular filters ``[n_mels, n_fft // 2 + 1]``."""
-    import librosa  # imported here: it is slow to import and only needed once per setting
+    """Slaney-scale, Slaney-normalised triangular filters ``[n_mels, n_fft // 2 + 1]``.
 
-    filters = librosa.filters.mel(
-        sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=False, norm="slaney"
-    )
-    return torch.from_numpy(np.asarray(filters, dtype=np.float32))
+    The same filters as ``librosa.filters.mel(..., htk=False, norm="slaney")`` (tested), built
+    in numpy: librosa's import (numba, scipy.signal) costs seconds in every fresh worker.
+    """
+    fmax = sample_rate / 2 if fmax is None else fmax
+    bins = np.linspace(0.0, sample_rate / 2, n_fft // 2 + 1)
+    edges = _mel_to_hz(np.linspace(_hz_to_mel(fmin), _hz_to_mel(fmax), n_mels + 2))
+    widths = np.diff(edges)  # [n_mels + 1]
+    offsets = edges[:, None] - bins[None, :]  # [n_mels + 2, bins]
+    rising = -offsets[:-2] / widths[:-1, None]
+    falling = offsets[2:] / widths[1:, None]
+    filters = np.maximum(0.0, np.minimum(rising, falling))
+    filters *= (2.0 / (edges[2:] - edges[:-2]))[:, None]  # equal area per filter
+    return torch.from_numpy(filters.astype(np.float32))
+
+
+# Slaney's mel scale: linear (200/3 Hz per mel) below 1 kHz, logarithmic above (27 mels per
+# factor of 6.4).
+_LINEAR_HZ_PER_MEL = 200.0 / 3
+_LOG_START_HZ = 1000.0
+_LOG_START_MEL = _LOG_START_HZ / _LINEAR_HZ_PER_MEL
+_LOG_STEP = np.log(6.4) / 27.0
+
+
+def _hz_to_mel(hz: float) -> float:
+    if hz < _LOG_START_HZ:
+        return hz / _LINEAR_HZ_PER_MEL
+    return float(_LOG_START_MEL + np.log(hz / _LOG_START_HZ) / _LOG_STEP)
+
+
+def _mel_to_hz(mels: np.ndarray) -> np.ndarray:
+    linear = mels * _LINEAR_HZ_PER_MEL
+    logarithmic = _LOG_START_HZ * np.exp(_LOG_STEP * (mels - _LOG_START_MEL))
+    return np.where(mels >= _LOG_START_MEL, logarithmic, linear)
 
 
 def _pad_batch(
