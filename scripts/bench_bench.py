@@ -96,7 +96,7 @@ def main() -> None:
             command += ["--metrics", args.metrics, "--child", mode, f"{tmp}/{mode}-{repeat}"]
             return run_pinned(command, workers_of(mode))
 
-        results = run_interleaved(args.modes.split(","), args.repeats, run_one, print_run)
+        results, _ = run_interleaved(args.modes.split(","), args.repeats, run_one, print_run)
     if {"local", "ray-1"} <= results.keys():
         ratio = results["local"]["pairs_per_s"] / results["ray-1"]["pairs_per_s"]
         print(f"Ray overhead at 1 worker: {ratio:.2f}x the plain loop's time")

@@ -15,9 +15,10 @@ to as many cores as it has workers, so "1 worker" really has one core. Prints fi
 hours per hour per core for each, then the Ray overhead at one worker (reference rate / Ray-1
 rate) and the speed-up at two workers (Ray-2 rate / Ray-1 rate, and / reference). The job's
 wall time includes the actors' start-up and model loading; starting the local Ray instance
-itself (``ray.init`` and Ray Data's per-cluster service actors, which on a cluster are already
-running) is timed and printed apart, and the overhead is also given with it included.
-ASR is off by default (``--asr`` turns on faster-whisper tiny.en).
+itself (``ray.init`` and Ray Data's per-cluster service actors: statistics, autoscaling, actor
+locations, which on a cluster are already running) is timed and printed apart, and the
+overhead is also given with it included. With repeats, the ratios are also given per round (the
+modes of a round ran back to back). ASR is off by default (``--asr``: faster-whisper tiny.en).
 
     .venv/bin/python scripts/bench_prepare.py --files 600 --tokenizer opus@12kbps
     .venv/bin/python scripts/bench_prepare.py --files 3000 --modes local,ray-1f,ray-2f --repeats 3
@@ -38,7 +39,14 @@ sys.path.insert(0, str(REPO_ROOT))
 
 sys.path.insert(0, str(REPO_ROOT / "scripts"))
 
-from benchlib import fsdd_files, run_interleaved, run_pinned, start_local_ray  # noqa: E402
+from benchlib import (  # noqa: E402
+    describe_ratios,
+    fsdd_files,
+    paired_ratios,
+    run_interleaved,
+    run_pinned,
+    start_local_ray,
+)
 
 from data_prep import PrepareConfig, prepare  # noqa: E402
 
@@ -119,9 +127,11 @@ def main() -> None:
         def run_one(mode: str, repeat: int) -> dict[str, float]:
             return run_child(mode, args, Path(tmp) / f"{mode}-{repeat}")
 
-        results = run_interleaved(args.modes.split(","), args.repeats, run_one, print_run)
+        results, runs = run_interleaved(args.modes.split(","), args.repeats, run_one, print_run)
     for suffix, layout in (("f", "fused stages"), ("", "one pool per stage")):
         summarise(results, suffix, layout)
+        if args.repeats > 1:
+            summarise_rounds(runs, suffix, layout)
 
 
 def print_run(mode: str, r: dict[str, float]) -> None:
@@ -157,6 +167,17 @@ def summarise(results: dict[str, dict[str, float]], suffix: str, layout: str) ->
             f"{layout}: speed-up at 2 workers {speedup:.2f}x Ray at 1 worker{vs_local} "
             f"({steady:.2f}x after start-up)"
         )
+
+
+def summarise_rounds(runs: dict[str, list[dict[str, float]]], suffix: str, layout: str) -> None:
+    """The same ratios per round (each pair of modes ran back to back)."""
+    one, two = f"ray-1{suffix}", f"ray-2{suffix}"
+    if {"local", one} <= runs.keys():
+        overhead = paired_ratios(runs, one, "local", "wall")
+        print(f"{layout}: Ray overhead at 1 worker per round: {describe_ratios(overhead)}")
+    if {one, two} <= runs.keys():
+        speedup = paired_ratios(runs, one, two, "wall")
+        print(f"{layout}: speed-up at 2 workers per round: {describe_ratios(speedup)}")
 
 
 def run_child(mode: str, args: argparse.Namespace, out: Path) -> dict[str, float]:

@@ -117,10 +117,10 @@ def run_interleaved(
     repeats: int,
     run_one: Callable[[str, int], dict[str, float]],
     show: Callable[[str, dict[str, float]], None],
-) -> dict[str, dict[str, float]]:
+) -> tuple[dict[str, dict[str, float]], dict[str, list[dict[str, float]]]]:
     """``run_one(mode, repeat)`` for every mode, ``repeats`` times over, modes interleaved so
     that a slow spell of the machine hits them alike; shows each run, then (with repeats) the
-    medians, and returns the median figures per mode."""
+    medians. Returns the median figures per mode and every run's figures per mode."""
     runs: dict[str, list[dict[str, float]]] = {mode: [] for mode in modes}
     for repeat in range(repeats):
         for mode in modes:
@@ -131,4 +131,21 @@ def run_interleaved(
         print(f"medians of {repeats} runs:")
         for mode in modes:
             show(mode, results[mode])
-    return results
+    return results, runs
+
+
+def paired_ratios(
+    runs: dict[str, list[dict[str, float]]], numerator: str, denominator: str, key: str
+) -> list[float]:
+    """``runs[numerator][i][key] / runs[denominator][i][key]`` for each round ``i``: two modes
+    run back to back, so a slow spell of the machine cancels out of their ratio."""
+    return [
+        top[key] / bottom[key]
+        for top, bottom in zip(runs[numerator], runs[denominator], strict=True)
+    ]
+
+
+def describe_ratios(ratios: list[float]) -> str:
+    """``"median 1.08x (runs 1.09, 1.08, ...)"``."""
+    each = ", ".join(f"{ratio:.2f}" for ratio in ratios)
+    return f"median {statistics.median(ratios):.2f}x (runs {each})"
