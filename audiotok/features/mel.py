@@ -65,15 +65,18 @@ def mel_filterbank(
     in numpy: librosa's import (numba, scipy.signal) costs seconds in every fresh worker.
     """
     fmax = sample_rate / 2 if fmax is None else fmax
-    bins = np.linspace(0.0, sample_rate / 2, n_fft // 2 + 1)
+    bins = np.fft.rfftfreq(n_fft, d=1.0 / sample_rate)
     edges = _mel_to_hz(np.linspace(_hz_to_mel(fmin), _hz_to_mel(fmax), n_mels + 2))
     widths = np.diff(edges)  # [n_mels + 1]
     offsets = edges[:, None] - bins[None, :]  # [n_mels + 2, bins]
     rising = -offsets[:-2] / widths[:-1, None]
     falling = offsets[2:] / widths[1:, None]
-    filters = np.maximum(0.0, np.minimum(rising, falling))
-    filters *= (2.0 / (edges[2:] - edges[:-2]))[:, None]  # equal area per filter
-    return torch.from_numpy(filters.astype(np.float32))
+    # float32 triangles, then scaled to equal area: the same roundings as librosa, so the
+    # filters (and Whisper / S3 mels built on them) are bit-identical to the references.
+    triangles = np.maximum(0.0, np.minimum(rising, falling)).astype(np.float32)
+    area = 2.0 / (edges[2:] - edges[:-2])
+    filters = (triangles.astype(np.float64) * area[:, None]).astype(np.float32)
+    return torch.from_numpy(filters)
 
 
 # Slaney's mel scale: linear (200/3 Hz per mel) below 1 kHz, logarithmic above (27 mels per
