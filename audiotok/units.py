@@ -45,9 +45,17 @@ def ray_session(workers: int, address: str | None = None) -> Iterator[None]:
         if address:
             ray.init(address=address, log_to_driver=False)
         else:
-            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+            init_local_ray(workers)
     try:
         yield
     finally:
         if started_here:
             ray.shutdown()
+
+
+def init_local_ray(workers: int) -> None:
+    """Start a local Ray instance for one job: ``workers`` CPUs, no dashboard, workers' logs
+    kept out of the driver's output."""
+    import ray
+
+    ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)

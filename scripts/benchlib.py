@@ -59,12 +59,14 @@ def start_local_ray(workers: int) -> float:
     import ray
     import ray.data
 
+    from audiotok.units import init_local_ray
+
     class Identity:  # defined here so that it travels by value to the warm-up actor
         def __call__(self, batch: Any) -> Any:
             return batch
 
     began = time.perf_counter()
-    ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+    init_local_ray(workers)  # as `prepare` and `bench` start theirs
     ray.data.range(1).map_batches(
         Identity, compute=ray.data.ActorPoolStrategy(size=1), num_cpus=0
     ).materialize()

@@ -57,14 +57,14 @@ def _high_pass(rate: float) -> tuple[np.ndarray, np.ndarray]:
 def block_energies(samples: np.ndarray, sample_rate: float) -> np.ndarray:
     """Mean square of the K-weighted signal in each gating block: ``[channels, n]`` -> ``[channels,
     blocks]`` (no blocks when shorter than one block)."""
-    weighted = samples
-    for b, a in k_weighting(sample_rate):
-        weighted = biquad(weighted, b, a)
-    frames = weighted.shape[-1]
+    frames = samples.shape[-1]
     duration = frames / sample_rate
     count = round((duration - BLOCK_SECONDS) / (BLOCK_SECONDS * BLOCK_STEP)) + 1
     if duration < BLOCK_SECONDS or count < 1:
-        return np.zeros((weighted.shape[0], 0))
+        return np.zeros((samples.shape[0], 0))
+    weighted = samples
+    for b, a in k_weighting(sample_rate):
+        weighted = biquad(weighted, b, a)
     # Block j spans [0.4 s * j / 4, 0.4 s * (j / 4 + 1)), rounded down to samples.
     starts = [int(BLOCK_SECONDS * (j * BLOCK_STEP) * sample_rate) for j in range(count)]
     ends = [int(BLOCK_SECONDS * (j * BLOCK_STEP + 1) * sample_rate) for j in range(count)]

@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 
-from audiotok.audio.loudness import BLOCK_SECONDS, CHANNEL_WEIGHTS, integrated_loudness
+from audiotok.audio.loudness import CHANNEL_WEIGHTS, integrated_loudness
 
 # The peak a loudness gain is scaled back to when it would clip: just under 0 dBFS, so that a
 # later conversion to integer PCM cannot wrap.
@@ -75,8 +75,6 @@ def loudness_normalize(
 
 def _integrated_loudness(samples: np.ndarray, sample_rate: int) -> float | None:
     """Integrated loudness in LUFS, or None when it cannot be measured (too short, silent)."""
-    if samples.shape[-1] < BLOCK_SECONDS * sample_rate:
-        return None
     loudness = integrated_loudness(_meter_layout(samples), sample_rate)
     return loudness if np.isfinite(loudness) else None
 

@@ -59,10 +59,24 @@ class VocoderMelConfig:
 def mel_filterbank(
     sample_rate: int, n_fft: int, n_mels: int, fmin: float = 0.0, fmax: float | None = None
 ) -> torch.Tensor:
+    """Slaney-scale, Slaney-normalised triangular filters ``[n_mels, n_fft // 2 + 1]`` float32
+    (`slaney_mel_filters` as a tensor)."""
+    return torch.from_numpy(slaney_mel_filters(sample_rate, n_fft, n_mels, fmin, fmax))
+
+
+def slaney_mel_filters(
+    sample_rate: int,
+    n_fft: int,
+    n_mels: int,
+    fmin: float = 0.0,
+    fmax: float | None = None,
+    dtype: type[np.floating] = np.float32,
+) -> np.ndarray:
     """Slaney-scale, Slaney-normalised triangular filters ``[n_mels, n_fft // 2 + 1]``.
 
-    The same filters as ``librosa.filters.mel(..., htk=False, norm="slaney")`` (tested), built
-    in numpy: librosa's import (numba, scipy.signal) costs seconds in every fresh worker.
+    Bit-identical to ``librosa.filters.mel(..., htk=False, norm="slaney", dtype=dtype)``
+    (tested), built in numpy: librosa's import (numba, scipy.signal) costs seconds in every
+    fresh worker.
     """
     fmax = sample_rate / 2 if fmax is None else fmax
     bins = np.fft.rfftfreq(n_fft, d=1.0 / sample_rate)
@@ -71,12 +85,11 @@ def mel_filterbank(
     offsets = edges[:, None] - bins[None, :]  # [n_mels + 2, bins]
     rising = -offsets[:-2] / widths[:-1, None]
     falling = offsets[2:] / widths[1:, None]
-    # float32 triangles, then scaled to equal area: the same roundings as librosa, so the
-    # filters (and Whisper / S3 mels built on them) are bit-identical to the references.
-    triangles = np.maximum(0.0, np.minimum(rising, falling)).astype(np.float32)
+    # Triangles in ``dtype``, then scaled to equal area: librosa's roundings, so the filters
+    # (and Whisper / S3 mels built on them) are bit-identical to the references.
+    triangles = np.maximum(0.0, np.minimum(rising, falling)).astype(dtype)
     area = 2.0 / (edges[2:] - edges[:-2])
-    filters = (triangles.astype(np.float64) * area[:, None]).astype(np.float32)
-    return torch.from_numpy(filters)
+    return (triangles.astype(np.float64) * area[:, None]).astype(dtype)
 
 
 # Slaney's mel scale: linear (200/3 Hz per mel) below 1 kHz, logarithmic above (27 mels per

@@ -272,9 +272,9 @@ def _stft_magnitude(wave: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
 @lru_cache(maxsize=16)
 def _mel_filters(rate: int, n_fft: int) -> np.ndarray:
     """Slaney mel filterbank ``[80, n_fft // 2 + 1]`` from 0 Hz to rate/2."""
-    import librosa  # imported here: importing audiotok.metrics stays light
+    from audiotok.features.mel import slaney_mel_filters  # torch: imported on first use
 
-    filters = librosa.filters.mel(sr=rate, n_fft=n_fft, n_mels=MEL_BANDS, dtype=np.float64)
+    filters = slaney_mel_filters(rate, n_fft, MEL_BANDS, dtype=np.float64)
     filters.setflags(write=False)  # shared through the cache
     return filters
 

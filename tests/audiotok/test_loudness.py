@@ -10,7 +10,7 @@ import scipy.signal
 
 from audiotok.audio.iir import biquad
 from audiotok.audio.loudness import integrated_loudness, k_weighting
-from audiotok.features.mel import mel_filterbank
+from audiotok.features.mel import mel_filterbank, slaney_mel_filters
 from tests.signals import speech_like
 
 SECTIONS = {
@@ -93,3 +93,8 @@ def test_mel_filterbank_equals_librosa(rate, n_fft, n_mels, fmin, fmax) -> None:
     ours = mel_filterbank(rate, n_fft, n_mels, fmin, fmax).numpy()
     assert ours.shape == (n_mels, n_fft // 2 + 1) and ours.dtype == np.float32
     np.testing.assert_array_equal(ours, reference)  # bit-identical
+    reference64 = librosa.filters.mel(
+        sr=rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, dtype=np.float64
+    )
+    ours64 = slaney_mel_filters(rate, n_fft, n_mels, fmin, fmax, dtype=np.float64)
+    np.testing.assert_array_equal(ours64, reference64)  # the metrics' float64 filters
