@@ -18,10 +18,12 @@ wall time includes the actors' start-up and model loading; starting the local Ra
 itself (``ray.init`` and Ray Data's per-cluster service actors: statistics, autoscaling, actor
 locations, which on a cluster are already running) is timed and printed apart, and the
 overhead is also given with it included. With repeats, the ratios are also given per round (the
-modes of a round ran back to back). ASR is off by default (``--asr``: faster-whisper tiny.en).
+modes of a round ran back to back). The stages are `prepare`'s defaults, ASR (faster-whisper
+tiny.en) included; ``--no-asr`` leaves it out, a much lighter job per file in which Ray's fixed
+cost per job weighs more.
 
-    .venv/bin/python scripts/bench_prepare.py --files 600 --tokenizer opus@12kbps
-    .venv/bin/python scripts/bench_prepare.py --files 3000 --modes local,ray-1f,ray-2f --repeats 3
+    .venv/bin/python scripts/bench_prepare.py --files 600 --repeats 3
+    .venv/bin/python scripts/bench_prepare.py --files 3000 --no-asr --modes local,ray-1f,ray-2f
 """
 
 from __future__ import annotations
@@ -101,7 +103,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--files", type=int, default=600)
     parser.add_argument("--tokenizer", default="opus@12kbps")
-    parser.add_argument("--asr", action="store_true", help="faster-whisper tiny.en on")
+    parser.add_argument("--no-asr", action="store_true", help="leave the ASR stage out")
     parser.add_argument("--no-speaker", action="store_true")
     parser.add_argument(
         "--modes",
@@ -118,8 +120,9 @@ def main() -> None:
         return
     files = fsdd_files(args.files)
     print(
-        f"{len(files)} FSDD files, tokenizer {args.tokenizer}, ASR {'on' if args.asr else 'off'},"
-        f" speaker {'off' if args.no_speaker else 'on'}; {os.cpu_count()} CPUs visible, "
+        f"{len(files)} FSDD files, tokenizer {args.tokenizer}, "
+        f"ASR {'off' if args.no_asr else 'on'}, speaker {'off' if args.no_speaker else 'on'}; "
+        f"{os.cpu_count()} CPUs visible, "
         f"load average {os.getloadavg()[0]:.1f}"
     )
     with tempfile.TemporaryDirectory() as tmp:
@@ -183,7 +186,7 @@ def summarise_rounds(runs: dict[str, list[dict[str, float]]], suffix: str, layou
 def run_child(mode: str, args: argparse.Namespace, out: Path) -> dict[str, float]:
     """Run one mode in a fresh process restricted to ``workers_of(mode)`` cores."""
     command = [sys.executable, __file__, "--files", str(args.files), "--tokenizer", args.tokenizer]
-    command += ["--asr"] if args.asr else []
+    command += ["--no-asr"] if args.no_asr else []
     command += ["--no-speaker"] if args.no_speaker else []
     command += ["--child", mode, str(out)]
     return run_pinned(command, workers_of(mode))
@@ -191,7 +194,7 @@ def run_child(mode: str, args: argparse.Namespace, out: Path) -> dict[str, float
 
 def child(args: argparse.Namespace) -> None:
     mode, out = args.child
-    cfg = config(args.tokenizer, args.asr, not args.no_speaker)
+    cfg = config(args.tokenizer, not args.no_asr, not args.no_speaker)
     print(json.dumps(run(mode, fsdd_files(args.files), cfg, Path(out))))
 
 

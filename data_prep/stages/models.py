@@ -22,6 +22,15 @@ from data_prep.stages.rows import (
 )
 
 
+def _thread_budget() -> int:
+    """Threads this process may use: torch's setting, which `RayStage` sets per worker (the
+    plain loop keeps torch's default, one per core). Without it CTranslate2 takes 4 threads in
+    every worker and oversubscribes the cores."""
+    import torch
+
+    return int(torch.get_num_threads())
+
+
 class Transcriber:
     """Stage 5: transcribe every kept segment; cross-check given transcripts by CER (drop over
     ``max_cer``); where none is given, ASR's text becomes the transcript (``text_source=asr``)."""
@@ -35,6 +44,8 @@ class Transcriber:
         options = dict(config.options)
         if config.model:
             options.setdefault("model", config.model)
+        if config.backend == "faster-whisper":
+            options.setdefault("cpu_threads", _thread_budget())
         self.asr = get_asr(config.backend, **options)
 
     def __call__(self, rows: Rows) -> Rows:

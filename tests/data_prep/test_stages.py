@@ -55,3 +55,25 @@ def test_config_yaml_json_and_hash(tmp_path) -> None:
 def test_token_column_names() -> None:
     assert token_column("opus@12kbps") == "tokens_opus_12kbps"
     assert token_column("encodec-24khz@1.5kbps") == "tokens_encodec_24khz_1_5kbps"
+
+
+def test_transcriber_takes_the_workers_thread_budget(monkeypatch) -> None:
+    import torch
+
+    import audiotok.asr
+    from data_prep.config import ASRConfig
+    from data_prep.stages.models import Transcriber
+
+    built: list[dict] = []
+    monkeypatch.setattr(audiotok.asr, "get_asr", lambda name, **opts: built.append(opts))
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)  # as RayStage sets it in a one-thread worker
+        Transcriber(ASRConfig())
+        Transcriber(ASRConfig(options={"cpu_threads": 3}))  # an explicit setting wins
+    finally:
+        torch.set_num_threads(before)
+    assert built == [
+        {"model": "tiny.en", "cpu_threads": 1},
+        {"model": "tiny.en", "cpu_threads": 3},
+    ]
