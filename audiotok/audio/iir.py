@@ -38,8 +38,7 @@ def biquad(x: np.ndarray, b: Coefficients, a: Coefficients, block: int = 64) -> 
     v[..., 2:] += b2 * x[..., :-2]
     if v.size == 0:
         return v
-    flat = v.reshape(-1, v.shape[-1])
-    return np.stack([_all_pole(row, a1, a2, block) for row in flat]).reshape(v.shape)
+    return _all_pole(v.reshape(-1, v.shape[-1]), a1, a2, block).reshape(v.shape)
 
 
 def _normalised(b: Coefficients, a: Coefficients) -> tuple[float, ...]:
@@ -54,24 +53,25 @@ def _normalised(b: Coefficients, a: Coefficients) -> tuple[float, ...]:
 
 
 def _all_pole(v: np.ndarray, a1: float, a2: float, block: int) -> np.ndarray:
-    """``y[n] = v[n] - a1 y[n-1] - a2 y[n-2]`` from rest, for 1-D ``v``."""
-    n = v.shape[0]
+    """``y[n] = v[n] - a1 y[n-1] - a2 y[n-2]`` from rest, for each row of ``v`` ``[rows, n]``."""
+    rows, n = v.shape
     blocks = -(-n // block)
-    padded = np.zeros(blocks * block)
-    padded[:n] = v
+    padded = np.zeros((rows, blocks * block))
+    padded[:, :n] = v
     impulse = _response(a1, a2, block, 1.0, 0.0, 0.0)
     after_1 = _response(a1, a2, block, 0.0, 1.0, 0.0)  # zero input, y[-1] = 1
     after_2 = _response(a1, a2, block, 0.0, 0.0, 1.0)  # zero input, y[-2] = 1
     index = np.arange(block)
     lag = index[:, None] - index[None, :]
     toeplitz = np.where(lag >= 0, impulse[np.clip(lag, 0, None)], 0.0)  # [block, block]
-    forced = padded.reshape(blocks, block) @ toeplitz.T  # [blocks, block]
+    forced = padded.reshape(rows, blocks, block) @ toeplitz.T  # [rows, blocks, block]
     # State entering block k: (y[-1], y[-2]) relative to the block.
     step = np.array([[after_1[-1], after_2[-1]], [after_1[-2], after_2[-2]]])
-    states = _affine_scan(step, forced[:, [-1, -2]])  # states leaving blocks 0..K-1
-    entering = np.vstack([np.zeros((1, 2)), states[:-1]])
-    out = forced + entering[:, :1] * after_1 + entering[:, 1:] * after_2
-    return out.reshape(-1)[:n]
+    states = _affine_scan(step, forced[..., [-1, -2]])  # states leaving blocks 0..K-1
+    entering = np.zeros_like(states)
+    entering[:, 1:] = states[:, :-1]
+    out = forced + entering[..., :1] * after_1 + entering[..., 1:] * after_2
+    return out.reshape(rows, -1)[:, :n]
 
 
 def _response(a1: float, a2: float, length: int, x0: float, y1: float, y2: float) -> np.ndarray:
@@ -87,7 +87,8 @@ def _response(a1: float, a2: float, length: int, x0: float, y1: float, y2: float
 
 
 def _affine_scan(step: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """``u[k] = step @ u[k-1] + offsets[k]`` with ``u[-1] = 0``, for all k: ``[K, 2]``.
+    """``u[k] = step @ u[k-1] + offsets[k]`` with ``u[-1] = 0``, for all k along the second
+    to last axis of ``offsets`` ``[rows, K, 2]``.
 
     Doubling: after the pass with stride ``d``, ``u[k]`` sums the last ``2d`` offsets, each
     carried by its power of ``step``.
@@ -95,8 +96,8 @@ def _affine_scan(step: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     u = offsets.copy()
     power = step
     stride = 1
-    while stride < u.shape[0]:
-        u[stride:] = u[stride:] + u[:-stride] @ power.T
+    while stride < u.shape[-2]:
+        u[..., stride:, :] = u[..., stride:, :] + u[..., :-stride, :] @ power.T
         power = power @ power
         stride *= 2
     return u
