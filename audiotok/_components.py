@@ -4,20 +4,22 @@ Each extension point (voice activity detection, ASR, speaker encoders) owns one
 `ComponentRegistry`; its ``get_*`` function builds a component from a name and keyword
 options, which fill the component's config dataclass.  Optional packages are imported only
 when a component is built, and a missing one is a `BackendUnavailableError` with the pip
-command that installs it; nothing falls back silently to something else.
+command that installs it; nothing falls back silently to something else.  Before building,
+``registry.requirements(name, **options)`` lists what a component needs
+(`audiotok.requirements`), so a job can check everything before it starts.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import importlib
-import importlib.util
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Generic, TypeVar
 
 from audiotok.errors import BackendUnavailableError, ComponentOptionError, UnknownComponentError
+from audiotok.requirements import PackageData, Problem, PythonPackage, Requirement
 
 T = TypeVar("T")
 
@@ -57,6 +59,21 @@ class ComponentRegistry(Generic[T]):
             UnknownComponentError: ``name`` is not registered (the message lists known names).
             ComponentOptionError: an option is not a field of the component's config.
         """
+        cls, config = self._config(name, options)
+        return cls(config)
+
+    def requirements(self, name: str, **options: Any) -> list[Requirement]:
+        """What building ``create(name, **options)`` needs, without building it: the
+        component class's ``requirements(config)`` classmethod (none if it has no such method).
+
+        Raises:
+            UnknownComponentError, ComponentOptionError: as `create`.
+        """
+        cls, config = self._config(name, options)
+        declared = getattr(cls, "requirements", None)
+        return list(declared(config)) if declared is not None else []
+
+    def _config(self, name: str, options: dict[str, Any]) -> tuple[Callable[[Any], T], Any]:
         if name not in self._entries:
             raise UnknownComponentError(self.kind, name, self._entries)
         cls, config_cls = self._entries[name]
@@ -67,50 +84,44 @@ class ComponentRegistry(Generic[T]):
                 f"{self.kind} {name!r} has no option {', '.join(unknown)}; "
                 f"options: {', '.join(sorted(fields))}"
             )
-        return cls(config_cls(**options))
+        return cls, config_cls(**options)
 
 
-def require_module(module: str, *, what: str, package: str) -> ModuleType:
+def require_module(
+    module: str, *, what: str, package: str, install: str | None = None
+) -> ModuleType:
     """Import an optional package or raise `BackendUnavailableError` with an install hint.
 
     Args:
         module: the import name (``faster_whisper``).
         what: the component that needs it, for the message.
         package: the pip distribution to install (``faster-whisper``).
+        install: the install command, when it is not ``pip install <package>``.
     """
+    requirement = PythonPackage(module, package, install)
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        raise BackendUnavailableError(
-            f"{what} needs the Python package {package!r} ({exc}); install it with "
-            f"`pip install {package}`"
-        ) from exc
+        reason = requirement.missing() or f"cannot import {module} ({exc})"
+        raise BackendUnavailableError(Problem(what, reason, requirement.fix).line()) from exc
 
 
-def package_dir(module: str, *, what: str, package: str) -> Path:
-    """The directory of an installed top-level package, found without importing it.
+def package_file(
+    module: str, relative: str, *, what: str, package: str, install: str | None = None
+) -> Path:
+    """A data file inside an installed package, found without importing the package (some
+    have side effects or unmet dependencies on import), checked to exist.
 
-    Used for packages that we only need for their data files (model weights), some of
-    which have side effects or unmet dependencies on import.
+    Raises:
+        BackendUnavailableError: the package or the file is missing (the message says how to
+            install it; see `audiotok.requirements.PackageData`).
     """
-    spec = importlib.util.find_spec(module)
-    locations = list(spec.submodule_search_locations or []) if spec else []
-    if not locations:
-        raise BackendUnavailableError(
-            f"{what} needs the model files of the Python package {package!r}, which is not "
-            f"installed; install it with `pip install {package}`"
-        )
-    return Path(locations[0])
-
-
-def package_file(module: str, relative: str, *, what: str, package: str) -> Path:
-    """A data file inside an installed package (see `package_dir`), checked to exist."""
-    path = package_dir(module, what=what, package=package) / relative
-    if not path.is_file():
-        raise BackendUnavailableError(
-            f"{what}: {path} is missing from the installed {package!r}; reinstall it with "
-            f"`pip install --force-reinstall {package}`"
-        )
+    requirement = PackageData(module, relative, package, install)
+    reason = requirement.missing()
+    if reason is not None:
+        raise BackendUnavailableError(Problem(what, reason, requirement.fix).line())
+    path = requirement.path()
+    assert path is not None
     return path
 
 

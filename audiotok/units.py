@@ -7,7 +7,9 @@ only ever unpickled by the same program that pickled them a step earlier.
 
 from __future__ import annotations
 
+import os
 import pickle
+import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -59,3 +61,21 @@ def init_local_ray(workers: int) -> None:
     import ray
 
     ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+
+
+def use_ray_for(workers: int, address: str | None) -> bool:
+    """Whether a job of ``workers`` workers should run on Ray: with two workers or more, a
+    cluster address, or a Ray instance this process already joined. One local worker runs
+    in process: starting a local cluster and its service actors costs seconds that one
+    worker cannot win back."""
+    if workers > 1 or address:
+        return True
+    ray = sys.modules.get("ray")  # never imported just to ask
+    return bool(ray is not None and ray.is_initialized())
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1

@@ -23,7 +23,8 @@ T = TypeVar("T")
 
 @dataclass
 class DiscoverConfig:
-    """Finding inputs. ``hash_bytes``: bytes read from each end of a file for its content hash."""
+    """Finding inputs. ``hash_bytes``: bytes read from each end of a file for its content hash;
+    ``language``: the language of every input whose manifest gives none (None: unknown)."""
 
     extensions: tuple[str, ...] = (
         ".wav",
@@ -38,6 +39,7 @@ class DiscoverConfig:
     )
     sidecar_transcripts: tuple[str, ...] = (".txt", ".lab")
     hash_bytes: int = 65536
+    language: str | None = None
 
 
 @dataclass
@@ -83,14 +85,26 @@ class FilterConfig:
 
 @dataclass
 class ASRConfig:
-    """Transcription and cross-check. ``backend="none"`` skips the stage."""
+    """Transcription and cross-check. ``backend="none"`` skips the stage.
+
+    The model runs only on segments whose language it covers (`ASRBackend.languages`; tiny.en:
+    English) or whose language is unknown. A given transcript is cross-checked by CER (over
+    ``max_cer`` drops the segment). Where none is given, ASR's text becomes the transcript
+    only if the decoder's evidence passes every ``accept_*`` bound (None: not checked); a
+    segment left without usable text is kept with empty text and the reason in
+    ``no_text_reason``, or dropped with that reason when ``require_text`` is set. The default
+    bounds were measured with ``scripts/measure_asr_evidence.py`` (English speech against
+    seven other languages through tiny.en; see the README).
+    """
 
     enabled: bool = True
     backend: str = "faster-whisper"
     model: str = "tiny.en"
-    language: str | None = None
     max_cer: float = 0.5
-    min_avg_logprob: float | None = None
+    accept_min_avg_logprob: float | None = -0.7
+    accept_max_no_speech_prob: float | None = 0.6
+    accept_max_compression_ratio: float | None = 2.4
+    require_text: bool = False
     options: dict[str, Any] = field(default_factory=dict)
 
 

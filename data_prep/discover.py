@@ -96,7 +96,8 @@ def source_id(relative: str, chash: str) -> str:
 
 
 def discover(inputs: Iterable[str | Path], config: DiscoverConfig | None = None) -> list[Source]:
-    """Every source named by ``inputs``, in input order, each once (first mention wins)."""
+    """Every source named by ``inputs``, in input order, each once (first mention wins).
+    Sources whose manifest gives no language get ``config.language``."""
     config = config or DiscoverConfig()
     seen: dict[str, Source] = {}
     for item in inputs:
@@ -129,6 +130,8 @@ def _discover_one(item: str, config: DiscoverConfig) -> Iterator[Source]:
 
 def _make(path: Path, relative: str, config: DiscoverConfig, **facts: Any) -> Source:
     sid = source_id(relative, content_hash(path, config.hash_bytes))
+    if not facts.get("language"):
+        facts["language"] = config.language  # the corpus language, where a manifest gives none
     return Source(sid, os.path.abspath(path), relative, **facts)
 
 

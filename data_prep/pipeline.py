@@ -2,13 +2,17 @@
 
 Two executors run the same stage code (`data_prep.stages`) on the same file rows:
 
-- Ray Data (default): files are grouped into units of work (`work_units`) that travel as
-  pickled blobs (``{"unit": bytes}``, one per block and per call) so that their nested,
-  variable-shaped contents need no Arrow schema; pure stages run as tasks, model stages as
-  actor pools of ``workers`` actors each (``num_gpus`` when the cluster has GPUs), all of them
-  fused into one pool when there is no GPU. The last operation hands back finished shard
-  results; the driver consumes the stream with ``iter_batches`` and feeds the `ShardWriter`.
-- a plain loop (``use_ray=False``): one process, the same units in turn.
+- Ray Data (two workers or more, or a cluster): files are grouped into units of work
+  (`work_units`) that travel as pickled blobs (``{"unit": bytes}``, one per block and per
+  call) so that their nested, variable-shaped contents need no Arrow schema; pure stages
+  run as tasks, model stages as actor pools of ``workers`` actors each (``num_gpus`` when
+  the cluster has GPUs), all of them fused into one pool when there is no GPU. The last
+  operation hands back finished shard results; the driver consumes the stream with
+  ``iter_batches`` and feeds the `ShardWriter`.
+- a plain loop (one worker, or ``use_ray=False``): this process runs the same units through
+  the same `StageChain` in turn, paying no cluster start-up.
+
+Before either, `check_prepare` makes sure every enabled stage can run here.
 
 Either way only the driver writes, a source's rows stay together, and sources that committed
 shards already complete are skipped, so a rerun after a crash finishes the job.
@@ -29,10 +33,19 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from audiotok.errors import AudiotokError
-from audiotok.units import pack_units, ray_session, unit_items, unpack_units
+from audiotok.progress import advance
+from audiotok.units import (
+    available_cpus,
+    pack_units,
+    ray_session,
+    unit_items,
+    unpack_units,
+    use_ray_for,
+)
 from data_prep.config import PrepareConfig
 from data_prep.discover import Source, discover
 from data_prep.manifest import rebuild_outputs
+from data_prep.preflight import check_prepare
 from data_prep.shards import ShardWriter, clean_partial, committed_sources, shard_paths
 from data_prep.stages import (
     EmbedSpeakers,
@@ -41,6 +54,7 @@ from data_prep.stages import (
     Segmenter,
     Tokenize,
     Transcriber,
+    asr_enabled,
     decode_rows,
     finalize,
     initial_row,
@@ -69,9 +83,10 @@ class PrepareReport:
 
 
 def stage_names(config: PrepareConfig) -> list[str]:
-    """The stages this config runs, in order (decode, segment and filter always run)."""
+    """The stages this config runs, in order (decode, segment and filter always run; the ASR
+    stage also runs without a model when ``asr.require_text`` asks for text)."""
     names = ["decode", "segment", "filter"]
-    if config.asr.enabled and config.asr.backend != "none":
+    if asr_enabled(config.asr) or config.asr.require_text:
         names.append("asr")
     if config.tokenize.enabled and config.tokenize.specs:
         names.append("tokenize")
@@ -109,7 +124,7 @@ def prepare(
     out_dir: str | Path,
     config: PrepareConfig | None = None,
     *,
-    use_ray: bool = True,
+    use_ray: bool | None = None,
     ray_address: str | None = None,
     workers: int | None = None,
     progress: bool = True,
@@ -120,13 +135,21 @@ def prepare(
     Args:
         inputs: directories, globs, manifests, Kaldi folders, audio files (see `discover`).
         config: the stages' settings (defaults: `PrepareConfig()`).
-        use_ray: Ray Data streaming (``ray.init()`` locally, or ``ray_address``); False runs
-            the plain single-process loop.
+        use_ray: True: Ray Data streaming (``ray.init()`` locally, or ``ray_address``);
+            False: the plain single-process loop; None (default): Ray when there are two
+            workers or more, a cluster address, or a Ray instance this process already
+            joined, else the same per-unit code in this process (`audiotok.units.use_ray_for`).
         workers: actors per model stage and local Ray CPUs (default ``config.ray.workers``,
-            else every CPU).
+            else every CPU this process may use).
         limit: process at most this many (not yet committed) files.
+
+    Raises:
+        ConfigurationError: an enabled stage cannot run here (before any file is read).
     """
     config = config or PrepareConfig()
+    check_prepare(config)
+    workers = workers or config.ray.workers or available_cpus()
+    use_ray = use_ray_for(workers, ray_address) if use_ray is None else use_ray
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     clean_partial(out)
@@ -138,7 +161,6 @@ def prepare(
     todo = [s for s in sources if s.source_id not in done]
     if limit is not None:
         todo = todo[:limit]
-    workers = workers or config.ray.workers or os.cpu_count() or 1
     writer = ShardWriter(
         out,
         token_columns=token_columns(config),
@@ -161,7 +183,7 @@ def prepare(
             if first_result is None:
                 first_result = time.time() - started
             audio_seconds += result["duration"]
-            bar.update(1)
+            advance(bar)
             elapsed = max(time.time() - started, 1e-9)
             bar.set_postfix_str(
                 f"{bar.n / elapsed:.1f} files/s, {audio_seconds / 3600 / elapsed * 3600:.3f} "
@@ -241,17 +263,31 @@ def _units(todo: Sequence[Source], config: PrepareConfig, workers: int = 1) -> l
     return work_units(todo, max_files, int(config.ray.batch_megabytes * 1024 * 1024))
 
 
+class StageChain:
+    """Stages run in turn on one unit of file rows: every stage of the job (the plain loop and
+    the fused Ray actor) or one of them (a per-stage Ray pool). With ``finalize`` the rows
+    leave as shard results (`finalize`), so no waveform travels further."""
+
+    def __init__(
+        self, names: Sequence[str], config: PrepareConfig, device: str | None, finalize: bool
+    ) -> None:
+        self.stages = [make_stage(name, config, device) for name in names]
+        self.audio_flac = config.shards.audio_flac if finalize else None
+
+    def __call__(self, rows: Rows) -> list[Any]:
+        for stage in self.stages:
+            rows = stage(rows)
+        if self.audio_flac is None:
+            return rows
+        return [finalize(row, self.audio_flac) for row in rows]
+
+
 def _run_local(todo: Sequence[Source], config: PrepareConfig) -> Iterator[dict[str, Any]]:
     if not todo:
         return
-    device = "cuda" if _cuda() else None
-    stages = [make_stage(name, config, device) for name in stage_names(config)]
+    chain = StageChain(stage_names(config), config, "cuda" if _cuda() else None, finalize=True)
     for unit in _units(todo, config):
-        rows = [initial_row(source) for source in unit]
-        for stage in stages:
-            rows = stage(rows)
-        for row in rows:
-            yield finalize(row, config.shards.audio_flac)
+        yield from chain([initial_row(source) for source in unit])
 
 
 def _cuda() -> bool:
@@ -264,9 +300,8 @@ def _cuda() -> bool:
 
 
 class RayStage:
-    """One stage, or several run in turn (``name`` "a+b+c", the fused mode), inside a Ray
-    actor (model stages) or task: unpack, run, pack. With ``finalize`` the rows leave as shard
-    results (`finalize`), so the last operation ships no waveforms back to the driver."""
+    """A `StageChain` (``name`` "a" or "a+b+c", the fused mode) inside a Ray actor (model
+    stages) or task: unpack, run, pack."""
 
     def __init__(
         self,
@@ -280,18 +315,10 @@ class RayStage:
 
         torch.set_num_threads(max(1, threads))
         prepared = PrepareConfig.from_dict(config)
-        self.stages = [make_stage(part, prepared, device) for part in name.split("+")]
-        self.audio_flac = prepared.shards.audio_flac if finalize else None
+        self.chain = StageChain(name.split("+"), prepared, device, finalize)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        return pack_units([self._run(rows) for rows in unpack_units(batch)])
-
-    def _run(self, rows: Rows) -> list[Any]:
-        for stage in self.stages:
-            rows = stage(rows)
-        if self.audio_flac is None:
-            return rows
-        return [finalize(row, self.audio_flac) for row in rows]
+        return pack_units([self.chain(rows) for rows in unpack_units(batch)])
 
 
 def _ray_task(

@@ -55,10 +55,15 @@ SHARD_COLUMNS: list[tuple[str, pa.DataType]] = [
     ("duration", pa.float64()),
     ("sample_rate", pa.int32()),
     ("language", pa.string()),
-    ("text", pa.string()),
-    ("text_source", pa.string()),
+    ("language_source", pa.string()),  # given | asr | null (unknown)
+    ("text", pa.string()),  # "" when there is no usable text
+    ("text_source", pa.string()),  # given | asr | null
+    ("no_text_reason", pa.string()),  # why text is "" (null when there is text)
     ("asr_text", pa.string()),
     ("asr_cer", pa.float32()),
+    ("asr_avg_logprob", pa.float32()),  # the ASR decoder's evidence (null: ASR did not run)
+    ("asr_no_speech_prob", pa.float32()),
+    ("asr_compression_ratio", pa.float32()),
     ("speaker", pa.string()),
     ("speaker_embedding", pa.list_(pa.float32())),
     ("snr_db", pa.float32()),

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from audiotok.errors import AudiotokError
+from audiotok.requirements import ConfigurationError
 from audiotok.tokenizers.registry import TokenizerInfo
 from pipelines.bench.command import add_bench_command, bench_lines
 
@@ -17,6 +18,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args))
+    except ConfigurationError as exc:
+        for line in exc.lines():  # one line per problem, nothing started
+            print(f"audiotok: error: {line}", file=sys.stderr)
+        return 2
     except AudiotokError as exc:
         print(f"audiotok: error: {exc}", file=sys.stderr)
         return 2
@@ -60,9 +65,22 @@ def _build_parser() -> argparse.ArgumentParser:
         "--tokenizers", help="comma-separated tokenizer specs (e.g. opus@12kbps,mulaw); none"
     )
     prepare.add_argument("--asr", help="ASR backend (faster-whisper) or none")
+    prepare.add_argument(
+        "--language",
+        help="language of inputs whose manifest gives none (en, fr, ...); default: unknown",
+    )
+    prepare.add_argument(
+        "--require-text",
+        action="store_true",
+        help="drop segments left without usable text (default: keep them with empty text)",
+    )
     prepare.add_argument("--speaker-encoder", help="speaker encoder (resemblyzer) or none")
     prepare.add_argument("--ray-address", help="an existing Ray cluster (default: local Ray)")
-    prepare.add_argument("--workers", type=int, help="actors per model stage / local Ray CPUs")
+    prepare.add_argument(
+        "--workers",
+        type=int,
+        help="workers (default: every CPU); 1 runs in this process, 2 or more on local Ray",
+    )
     prepare.add_argument("--no-ray", action="store_true", help="plain single-process loop")
     prepare.add_argument("--limit", type=int, help="process at most N new files")
     prepare.set_defaults(handler=_cmd_prepare)
@@ -133,8 +151,9 @@ def _status(info: TokenizerInfo) -> str:
 
 def _cmd_tokenize(args: argparse.Namespace) -> int:
     from audiotok.tokenizers import get_tokenizer
-    from pipelines.tokenize import tokenize_files
+    from pipelines.tokenize import check_tokenize, tokenize_files
 
+    check_tokenize(args.tokenizer, weights=args.weights, debug=args.random_weights)
     tokenizer = get_tokenizer(
         args.tokenizer, weights=args.weights, device=args.device, debug=args.random_weights
     )
@@ -159,10 +178,12 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
         config_path=args.config,
         tokenizers=args.tokenizers,
         asr=args.asr,
+        language=args.language,
+        require_text=args.require_text,
         speaker_encoder=args.speaker_encoder,
         ray_address=args.ray_address,
         workers=args.workers,
-        use_ray=not args.no_ray,
+        use_ray=False if args.no_ray else None,
         limit=args.limit,
     )
 

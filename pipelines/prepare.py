@@ -13,6 +13,8 @@ def build_config(
     *,
     tokenizers: str | None = None,
     asr: str | None = None,
+    language: str | None = None,
+    require_text: bool = False,
     speaker_encoder: str | None = None,
     workers: int | None = None,
 ) -> PrepareConfig:
@@ -25,6 +27,10 @@ def build_config(
     if asr is not None:
         config.asr.backend = asr
         config.asr.enabled = asr != "none"
+    if language is not None:
+        config.discover.language = language
+    if require_text:
+        config.asr.require_text = True
     if speaker_encoder is not None:
         config.speaker.encoder = speaker_encoder
         config.speaker.enabled = speaker_encoder != "none"
@@ -40,16 +46,20 @@ def prepare_command(
     config_path: Path | None = None,
     tokenizers: str | None = None,
     asr: str | None = None,
+    language: str | None = None,
+    require_text: bool = False,
     speaker_encoder: str | None = None,
     ray_address: str | None = None,
     workers: int | None = None,
-    use_ray: bool = True,
+    use_ray: bool | None = None,
     limit: int | None = None,
 ) -> int:
     config = build_config(
         config_path,
         tokenizers=tokenizers,
         asr=asr,
+        language=language,
+        require_text=require_text,
         speaker_encoder=speaker_encoder,
         workers=workers,
     )

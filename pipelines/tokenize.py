@@ -12,11 +12,20 @@ from tqdm import tqdm
 from audiotok.audio import Audio, load_audio
 from audiotok.audio.files import find_audio_files
 from audiotok.errors import AudiotokError
+from audiotok.progress import advance
+from audiotok.requirements import check, raise_if_problems
 from audiotok.tokenizers import AudioTokenizer
+from audiotok.tokenizers.registry import tokenizer_requirements
 from audiotok.tokens import Tokens, save_tokens_arrow
 
 # Errors one input can cause without saying anything about the others.
 ITEM_ERRORS = (AudiotokError, ValueError, RuntimeError)
+
+
+def check_tokenize(spec: str, *, weights: str | None = None, debug: bool = False) -> None:
+    """Raise `ConfigurationError` before any file is read if ``spec`` cannot run here."""
+    needs = tokenizer_requirements(spec, weights=weights, debug=debug)
+    raise_if_problems("tokenize", check(f"tokenizer {spec}", needs))
 
 
 @dataclass
@@ -71,7 +80,7 @@ def tokenize_files(
     bar = tqdm(total=len(files), unit="file", disable=not progress, desc=tokenizer.spec)
     for batch in _batches(_load_items(files, tokenizer, report, bar), batch_size):
         encoded.extend(_encode_batch(batch, tokenizer, report))
-        bar.update(len(batch))
+        advance(bar, len(batch))
     bar.close()
     _write(encoded, out, fmt, report)
     _write_errors(report.failed, out / "errors.jsonl")
@@ -86,7 +95,7 @@ def _load_items(
             audio = load_audio(path, sample_rate=tokenizer.sample_rate, mono=True)
         except AudiotokError as exc:
             report.failed.append((str(path), str(exc)))
-            bar.update(1)
+            advance(bar)
             continue
         yield _Item(path, root, audio)
 

@@ -1,10 +1,11 @@
 """`audiotok bench` throughput: (utterance, tokenizer) pairs per second, plain loop vs Ray.
 
 Runs `pipelines.bench.job.run_bench` on the same FSDD recordings (short utterances, so the
-per-pair cost of scheduling shows) with the default classic codec set, in three modes, each in
+per-pair cost of scheduling shows) with the default classic codec set, in several modes, each in
 its own process pinned to as many cores as it has workers (fresh output folders):
 
 - ``local``: the plain loop in one process (torch on one thread), the reference;
+- ``one``: `run_bench`'s default path at one worker (no address): in process, no cluster;
 - ``ray-1`` / ``ray-2``: Ray Data with 1 or 2 `BenchActor` s (``ray.init(num_cpus=N)``).
 
 Starting the local Ray instance (with Ray Data's per-cluster service actors) is timed apart:
@@ -35,7 +36,11 @@ SIGNAL_METRICS = "si_sdr,mel_distance,stft_distance,pesq_wb,pesq_nb,stoi,estoi,m
 
 
 def workers_of(mode: str) -> int:
-    return 1 if mode == "local" else int(mode.split("-")[1])
+    return 1 if mode in ("local", "one") else int(mode.split("-")[1])
+
+
+def use_ray_of(mode: str) -> bool | None:
+    return None if mode == "one" else mode.startswith("ray-")  # "one": run_bench's own choice
 
 
 def child(mode: str, files: int, metrics: str, out: Path) -> dict[str, float]:
@@ -46,10 +51,10 @@ def child(mode: str, files: int, metrics: str, out: Path) -> dict[str, float]:
 
     torch.set_num_threads(1)
     workers = workers_of(mode)
-    ray_start = start_local_ray(workers) if mode != "local" else 0.0
+    ray_start = start_local_ray(workers) if use_ray_of(mode) else 0.0
     config = BenchConfig(metrics=tuple(metrics.split(",")), examples=0, workers=workers)
     began = time.perf_counter()
-    report = run_bench(fsdd_files(files), out, config, use_ray=mode != "local", progress=False)
+    report = run_bench(fsdd_files(files), out, config, use_ray=use_ray_of(mode), progress=False)
     wall = time.perf_counter() - began
     errors = sum(row["errors"] for row in report.summary["tokenizers"])
     return {
@@ -77,7 +82,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--files", type=int, default=100)
     parser.add_argument("--metrics", default=SIGNAL_METRICS)
-    parser.add_argument("--modes", default="local,ray-1,ray-2")
+    parser.add_argument("--modes", default="local,one,ray-1,ray-2")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--child", nargs=2, metavar=("MODE", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -97,6 +102,12 @@ def main() -> None:
             return run_pinned(command, workers_of(mode))
 
         results, _ = run_interleaved(args.modes.split(","), args.repeats, run_one, print_run)
+    if {"local", "one"} <= results.keys():
+        ratio = results["local"]["pairs_per_s"] / results["one"]["pairs_per_s"]
+        print(f"1-worker path (in process): {ratio:.2f}x the plain loop's time")
+    if {"one", "ray-2"} <= results.keys():
+        speedup = results["ray-2"]["pairs_per_s"] / results["one"]["pairs_per_s"]
+        print(f"2-worker Ray path: {speedup:.2f}x the 1-worker path's speed")
     if {"local", "ray-1"} <= results.keys():
         ratio = results["local"]["pairs_per_s"] / results["ray-1"]["pairs_per_s"]
         print(f"Ray overhead at 1 worker: {ratio:.2f}x the plain loop's time")

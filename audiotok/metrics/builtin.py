@@ -16,12 +16,17 @@ from audiotok.metrics.registry import (
     check_finite,
     register_metric,
 )
+from audiotok.requirements import PythonPackage, Requirement
 
 
 class FunctionMetric(ReconstructionMetric):
     """One value from a function of the aligned pair; see `_register_function_metric`."""
 
     score: ClassVar[Callable[[MetricPair], float]]
+    needs: ClassVar[tuple[Requirement, ...]] = ()
+
+    def requirements(self) -> list[Requirement]:
+        return list(self.needs)
 
     def __call__(self, pair: MetricPair) -> dict[str, Any]:
         return {self.name: check_finite(self.name, type(self).score(pair))}
@@ -30,12 +35,17 @@ class FunctionMetric(ReconstructionMetric):
 def _register_function_metric(
     name: str, label: str, higher_is_better: bool, unit: str, score: Callable[[MetricPair], float]
 ) -> None:
-    cls = type(
-        f"Metric_{name}",
-        (FunctionMetric,),
-        {"outputs": (MetricOutput(name, label, higher_is_better, unit),), "score": score},
-    )
-    register_metric(name)(cls)
+    attributes = {
+        "outputs": (MetricOutput(name, label, higher_is_better, unit),),
+        "score": score,
+        "needs": _PACKAGES.get(name, ()),
+    }
+    register_metric(name)(type(f"Metric_{name}", (FunctionMetric,), attributes))
+
+
+_PESQ = (PythonPackage("pesq", "pesq"),)
+_STOI = (PythonPackage("pystoi", "pystoi"),)
+_PACKAGES = {"pesq_wb": _PESQ, "pesq_nb": _PESQ, "stoi": _STOI, "estoi": _STOI}
 
 
 # name, label, higher is better, unit, score of an aligned pair
@@ -128,6 +138,11 @@ class SpeakerSimilarity(ModelMetric):
         super().__init__()
         self.encoder_name, self.options = encoder, options
 
+    def requirements(self) -> list[Requirement]:
+        from audiotok.speaker.base import speaker_requirements
+
+        return speaker_requirements(self.encoder_name, **self.options)
+
     def _build(self) -> Any:
         from audiotok.speaker import get_speaker_encoder
 
@@ -150,6 +165,11 @@ class DNSMOSMetric(ModelMetric):
         MetricOutput("dnsmos_ovrl", "DNSMOS OVRL", True),
         MetricOutput("dnsmos_sig", "DNSMOS SIG", True),
     )
+
+    def requirements(self) -> list[Requirement]:
+        from audiotok.quality.dnsmos import DNSMOS
+
+        return DNSMOS.requirements()
 
     def _build(self) -> Any:
         from audiotok.quality.dnsmos import DNSMOS
@@ -203,6 +223,11 @@ class ASRDistance(ModelMetric):
         super().__init__()
         self.backend, self.options = backend, options
 
+    def requirements(self) -> list[Requirement]:
+        from audiotok.asr.base import asr_requirements
+
+        return asr_requirements(self.backend, **self.options)
+
     def _build(self) -> Any:
         from audiotok.asr import get_asr
 
@@ -211,8 +236,11 @@ class ASRDistance(ModelMetric):
     def __call__(self, pair: MetricPair) -> dict[str, Any]:
         asr = self.model()
         language = pair.language
-        if language and not getattr(asr, "multilingual", True) and language != "en":
-            raise MetricError("dwer", f"the ASR model is English-only; utterance is {language!r}")
+        if language and not asr.covers(language):
+            covered = ", ".join(sorted(asr.languages or ()))
+            raise MetricError(
+                "dwer", f"the ASR model covers {covered} only; utterance is {language!r}"
+            )
         if "asr_reference" not in pair.cache:
             pair.cache["asr_reference"] = asr.transcribe([pair.reference], pair.rate, language)[0]
         hypothesis = asr.transcribe([pair.degraded], pair.rate, language)[0]

@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from audiotok.errors import MetricError, UnknownComponentError
+from audiotok.requirements import Requirement
 
 METRIC_RATE = 16_000  # every pair is aligned at this rate (speech metrics; PESQ WB needs it)
 
@@ -60,8 +61,13 @@ class ReconstructionMetric(ABC):
     outputs: ClassVar[tuple[MetricOutput, ...]]
 
     def availability(self) -> str | None:
-        """None when the metric can run here, else the reason it cannot."""
+        """None when the metric can run here, else the reason it cannot (may load a model)."""
         return None
+
+    def requirements(self) -> list[Requirement]:
+        """Packages and model files the metric needs, checked without loading anything (see
+        `audiotok.requirements`); a job refuses to start while one is missing."""
+        return []
 
     @abstractmethod
     def __call__(self, pair: MetricPair) -> dict[str, Any]:

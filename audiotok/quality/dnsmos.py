@@ -20,6 +20,7 @@ import numpy as np
 
 from audiotok._components import onnx_session, package_file, require_module
 from audiotok._waves import mono_at_rate
+from audiotok.requirements import ONNXRUNTIME, PackageData, PythonPackage, Requirement
 
 SAMPLE_RATE = 16000
 WINDOW_S = 9.01
@@ -34,6 +35,12 @@ _POLY = {
            (-0.04976499, 0.44276479, -0.1644611, 0.96883132),
            (-0.00533021, 0.005101, 1.18058466, -0.11236046)),
 }  # fmt: skip
+
+
+def _models(personalized: bool) -> tuple[tuple[str, str], tuple[str, str]]:
+    """(package, file) of the P.835 and P.808 models."""
+    folder = "pdnsmos_models" if personalized else "dnsmos_models"
+    return ("speechmos", f"{folder}/sig_bak_ovr.onnx"), ("speechmos", "dnsmos_models/model_v8.onnx")
 
 
 @dataclass(frozen=True)
@@ -60,16 +67,18 @@ class DNSMOS:
 
     def __init__(self, personalized: bool = False, num_threads: int = 1) -> None:
         self.personalized = personalized
-        folder = "pdnsmos_models" if personalized else "dnsmos_models"
-        p835 = package_file(
-            "speechmos", f"{folder}/sig_bak_ovr.onnx", what=WHAT, package="speechmos"
-        )
-        p808 = package_file(
-            "speechmos", "dnsmos_models/model_v8.onnx", what=WHAT, package="speechmos"
+        p835, p808 = (
+            package_file(*model, what=WHAT, package="speechmos") for model in _models(personalized)
         )
         self._p835 = onnx_session(p835, what=WHAT, num_threads=num_threads)
         self._p808 = onnx_session(p808, what=WHAT, num_threads=num_threads)
         self._librosa: Any = require_module("librosa", what=WHAT, package="librosa")
+
+    @staticmethod
+    def requirements(personalized: bool = False) -> list[Requirement]:
+        """onnxruntime, librosa and the two ONNX files of ``speechmos``."""
+        models = [PackageData(*m, distribution="speechmos") for m in _models(personalized)]
+        return [ONNXRUNTIME, PythonPackage("librosa", "librosa"), *models]
 
     def __call__(self, wave: np.ndarray, sample_rate: int, p808: bool = True) -> DNSMOSScores:
         """Score one waveform ``[N]`` (any rate; resampled to 16 kHz). ``p808=False`` skips the

@@ -18,6 +18,7 @@ import numpy as np
 
 from audiotok._components import ComponentRegistry
 from audiotok._waves import mono_at_rate
+from audiotok.requirements import Requirement
 
 
 class SpeakerEncoder(ABC):
@@ -79,3 +80,14 @@ def get_speaker_encoder(name: str = "resemblyzer", **options: Any) -> SpeakerEnc
     from audiotok.speaker import resemblyzer_encoder  # noqa: F401  (registers built-ins)
 
     return SPEAKER_REGISTRY.create(name, **options)
+
+
+def speaker_requirements(name: str = "resemblyzer", **options: Any) -> list[Requirement]:
+    """What building ``get_speaker_encoder(name, **options)`` needs, checked without building it.
+
+    Raises:
+        UnknownComponentError, ComponentOptionError: as the builder.
+    """
+    from audiotok.speaker import resemblyzer_encoder  # noqa: F401  (registers the built-ins)
+
+    return SPEAKER_REGISTRY.requirements(name, **options)

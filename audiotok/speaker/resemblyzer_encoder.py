@@ -26,6 +26,7 @@ from torch import nn
 from audiotok._components import package_file
 from audiotok.errors import WeightsNotFoundError
 from audiotok.features.mel import mel_filterbank
+from audiotok.requirements import LocalFile, PackageData, Requirement
 from audiotok.speaker.base import SPEAKER_REGISTRY, SpeakerEncoder
 
 SAMPLE_RATE = 16000
@@ -33,6 +34,12 @@ N_FFT = 400  # 25 ms
 HOP = 160  # 10 ms
 N_MELS = 40
 PARTIAL_FRAMES = 160  # 1.6 s
+WHAT = "resemblyzer speaker encoder"
+PACKAGED_WEIGHTS = ("resemblyzer", "pretrained.pt")
+DISTRIBUTION = "Resemblyzer"
+# --no-deps: the package requires webrtcvad, a C extension that needs a compiler, for the
+# silence trimming that this encoder does not use.
+INSTALL = "pip install --no-deps Resemblyzer==0.1.4"
 
 
 @dataclass(frozen=True)
@@ -109,6 +116,12 @@ class ResemblyzerEncoder(SpeakerEncoder):
         self.net.load_state_dict(_load_state(self.config.weights))
         self.net.to(self.device).eval()
 
+    @classmethod
+    def requirements(cls, config: ResemblyzerConfig) -> list[Requirement]:
+        if config.weights is not None:
+            return [LocalFile(config.weights, "the weights file")]
+        return [PackageData(*PACKAGED_WEIGHTS, distribution=DISTRIBUTION, install=INSTALL)]
+
     @property
     def sample_rate(self) -> int:
         return SAMPLE_RATE
@@ -149,19 +162,14 @@ def _raise_volume(wave: np.ndarray, target_dbfs: float | None) -> np.ndarray:
 
 def _load_state(weights: str | None) -> dict[str, torch.Tensor]:
     if weights is None:
-        path = package_file(
-            "resemblyzer",
-            "pretrained.pt",
-            what="resemblyzer speaker encoder",
-            package="Resemblyzer (pip install --no-deps Resemblyzer)",
-        )
+        path = package_file(*PACKAGED_WEIGHTS, what=WHAT, package=DISTRIBUTION, install=INSTALL)
     else:
         path = Path(weights).expanduser()
         if not path.is_file():
-            raise WeightsNotFoundError(f"resemblyzer speaker encoder: no weights file {path}")
+            raise WeightsNotFoundError(f"{WHAT}: no weights file {path}")
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     state = checkpoint.get("model_state", checkpoint)
     kept = {k: v for k, v in state.items() if k.startswith(("lstm.", "linear."))}
     if not kept:
-        raise WeightsNotFoundError(f"resemblyzer speaker encoder: {path} has no encoder weights")
+        raise WeightsNotFoundError(f"{WHAT}: {path} has no encoder weights")
     return kept

@@ -8,12 +8,14 @@ A spec is ``family``, ``family@option`` or ``family:path``:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 from audiotok.errors import TokenizerSpecError, UnknownTokenizerError
+from audiotok.requirements import LocalFile, Requirement, Unmet
 from audiotok.tokenizers.base import AudioTokenizer, TokenizerConfig
 from audiotok.weights import is_cached
 
@@ -134,6 +136,49 @@ def get_tokenizer(
     canonical = family.spec(parse_spec(spec)[1])
     tokenizer = family.cls.build(config, spec=canonical, weights=weights, debug=debug)
     return tokenizer.to(device) if device is not None else tokenizer
+
+
+def tokenizer_requirements(
+    spec: str, *, weights: str | Path | None = None, debug: bool = False
+) -> list[Requirement]:
+    """What ``get_tokenizer(spec, weights=..., debug=...)`` needs, checked without building:
+    a spec that parses, the family's `AudioTokenizer.availability` (packages, programs), and
+    weights that exist when they are a local path. Default Hub weights that are not cached
+    count as missing only when the Hub is off (``HF_HUB_OFFLINE``); otherwise they are
+    fetched when the tokenizer is built."""
+    try:
+        family, config = resolve_config(spec)
+    except (UnknownTokenizerError, TokenizerSpecError) as exc:
+        return [Unmet(str(exc), "see `audiotok list-tokenizers`")]
+    needs: list[Requirement] = []
+    reason = family.cls.availability()
+    if reason is not None:
+        needs.append(Unmet(reason, ""))
+    if not family.cls.needs_weights or debug:
+        return needs
+    if weights is not None:
+        if _is_local(str(weights)):
+            how = "give --weights a folder with config.json and *.safetensors, or a Hub id"
+            needs.append(LocalFile(str(weights), "the weights folder", how, directory=True))
+        return needs
+    default = family.cls.default_weights(config)
+    if default is not None and _hub_offline() and not is_cached(default):
+        needs.append(
+            Unmet(
+                f"needs the weights {default}, which are not in the local Hugging Face cache "
+                "and the Hub is off (HF_HUB_OFFLINE)",
+                "give --weights DIR with a local copy",
+            )
+        )
+    return needs
+
+
+def _is_local(weights: str) -> bool:
+    return weights.startswith((".", "/", "~")) or Path(weights).expanduser().exists()
+
+
+def _hub_offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 def list_tokenizers() -> list[TokenizerInfo]:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from audiotok._components import ComponentRegistry
+from audiotok.requirements import Requirement
 
 _EPS = 1e-9  # times are multiples of the frame hop; compare them with this tolerance
 
@@ -123,3 +124,14 @@ def segments_from_probabilities(
         else:
             seg[1] = min(duration_s, seg[1] + speech_pad_s)
     return [SpeechSegment(round(s, 4), round(min(e, duration_s), 4)) for s, e in kept]
+
+
+def vad_requirements(name: str = "silero", **options: Any) -> list[Requirement]:
+    """What building ``get_vad(name, **options)`` needs, checked without building it.
+
+    Raises:
+        UnknownComponentError, ComponentOptionError: as the builder.
+    """
+    from audiotok.vad import silero  # noqa: F401  (registers the built-ins)
+
+    return VAD_REGISTRY.requirements(name, **options)

@@ -16,6 +16,7 @@ import numpy as np
 from audiotok._components import onnx_session, package_file
 from audiotok._waves import mono_at_rate
 from audiotok.errors import WeightsNotFoundError
+from audiotok.requirements import ONNXRUNTIME, LocalFile, PackageData, Requirement
 from audiotok.vad.base import (
     VAD_REGISTRY,
     SpeechSegment,
@@ -26,6 +27,8 @@ from audiotok.vad.base import (
 SAMPLE_RATE = 16000
 WINDOW = 512  # samples per scored window at 16 kHz
 CONTEXT = 64  # samples of the previous window the model sees before each window
+WHAT = "silero VAD"
+PACKAGED_MODEL = ("silero_vad", "data/silero_vad.onnx")
 
 
 @dataclass(frozen=True)
@@ -61,17 +64,23 @@ class SileroVAD(VoiceActivityDetector):
 
     def __init__(self, config: SileroVADConfig | None = None) -> None:
         self.config = config or SileroVADConfig()
-        what = "silero VAD"
         if self.config.model_path is not None:
             path = self.config.model_path
             if not Path(path).expanduser().is_file():
-                raise WeightsNotFoundError(f"{what}: no ONNX model file {path}")
+                raise WeightsNotFoundError(f"{WHAT}: no ONNX model file {path}")
             path = str(Path(path).expanduser())
         else:
-            path = str(
-                package_file("silero_vad", "data/silero_vad.onnx", what=what, package="silero-vad")
-            )
-        self._session = onnx_session(path, what=what, num_threads=self.config.num_threads)
+            path = str(package_file(*PACKAGED_MODEL, what=WHAT, package="silero-vad"))
+        self._session = onnx_session(path, what=WHAT, num_threads=self.config.num_threads)
+
+    @classmethod
+    def requirements(cls, config: SileroVADConfig) -> list[Requirement]:
+        model: Requirement = (
+            LocalFile(config.model_path, "the Silero ONNX model file")
+            if config.model_path is not None
+            else PackageData(*PACKAGED_MODEL, distribution="silero-vad")
+        )
+        return [ONNXRUNTIME, model]
 
     def speech_probabilities(self, wave: np.ndarray, sample_rate: int) -> np.ndarray:
         """Speech probability per 32 ms window: ``[N] -> [ceil(N16 / 512)]`` float32.

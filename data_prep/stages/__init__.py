@@ -12,8 +12,10 @@ A file row (see `initial_row`):
 ``segments`` (list of segment dicts), ``dropped`` and ``errors`` (records).
 
 A segment dict: ``index``, ``start``, ``end``, ``duration``, ``wave``, ``speech`` (speech
-regions relative to the segment), ``text``, ``text_source``, ``asr_text``, ``asr_cer``,
-``language``, quality figures, ``speaker_embedding``, ``tokens`` (column -> (codes, rate)).
+regions relative to the segment), ``text``, ``text_source``, ``no_text_reason``,
+``asr_text``, ``asr_cer``, ``asr_avg_logprob``, ``asr_no_speech_prob``,
+``asr_compression_ratio``, ``language``, ``language_source``, quality figures,
+``speaker_embedding``, ``tokens`` (column -> (codes, rate)).
 
 Accounting: every second of a decoded file ends up either in a kept segment or in a drop
 record (``non_speech`` for what lies outside the segments), and a failed file is one error
@@ -22,7 +24,13 @@ record carrying the file's probed duration; so seconds in = kept + dropped + fai
 
 from data_prep.stages.decode import decode_rows
 from data_prep.stages.filter import QualityFilter
-from data_prep.stages.models import EmbedSpeakers, Tokenize, Transcriber
+from data_prep.stages.models import (
+    EmbedSpeakers,
+    Tokenize,
+    Transcriber,
+    accept_transcript,
+    asr_enabled,
+)
 from data_prep.stages.rows import (
     STAGES,
     Row,
@@ -44,6 +52,8 @@ __all__ = [
     "Segmenter",
     "Tokenize",
     "Transcriber",
+    "accept_transcript",
+    "asr_enabled",
     "assign_text",
     "decode_rows",
     "finalize",

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from audiotok.asr.base import ASRBackend, Transcript
+from audiotok.metrics.text import character_error_rate
 from data_prep.config import (
     ASRConfig,
     SpeakerConfig,
@@ -15,6 +17,7 @@ from data_prep.config import (
 from data_prep.stages.rows import (
     Row,
     Rows,
+    Segment,
     alive,
     drop,
     isolate,
@@ -31,60 +34,119 @@ def _thread_budget() -> int:
     return int(torch.get_num_threads())
 
 
+# ``no_text_reason`` values the ASR stage writes (and the drop reasons with ``require_text``).
+LANGUAGE_NOT_COVERED = "asr_language_not_covered"
+ASR_EMPTY = "asr_empty"
+ASR_OFF = "asr_disabled"
+
+
+def accept_transcript(result: Transcript, config: ASRConfig) -> str | None:
+    """None when the decoder's evidence lets ``result.text`` stand as a transcript, else the
+    reason it does not (``asr_low_logprob``, ``asr_no_speech``, ``asr_repetitive``).
+
+    An English-only model fed other speech writes fluent English that was never said; its
+    mean token log-probability is what gives it away (``scripts/measure_asr_evidence.py``).
+    """
+    checks = (
+        ("asr_low_logprob", result.avg_logprob, config.accept_min_avg_logprob, -1),
+        ("asr_no_speech", result.no_speech_prob, config.accept_max_no_speech_prob, 1),
+        ("asr_repetitive", result.compression_ratio, config.accept_max_compression_ratio, 1),
+    )
+    for reason, figure, bound, sign in checks:
+        if bound is not None and figure is not None and (figure - bound) * sign > 0:
+            return reason
+    if config.accept_min_avg_logprob is not None and result.avg_logprob is None:
+        return "asr_low_logprob"  # text with no evidence at all cannot be vouched for
+    return None
+
+
 class Transcriber:
-    """Stage 5: transcribe every kept segment; cross-check given transcripts by CER (drop over
-    ``max_cer``); where none is given, ASR's text becomes the transcript (``text_source=asr``)."""
+    """Stage 5: transcribe kept segments where the model covers their language (or it is
+    unknown); cross-check given transcripts by CER; supply missing ones from ASR only when
+    the decoder's evidence accepts them (`accept_transcript`). A segment without usable text
+    keeps ``text=""`` with ``no_text_reason``, or is dropped with that reason when
+    ``require_text`` is set. ``language`` stays what was given, or becomes the one ASR
+    detected when its text was accepted; it is never assumed. With the ASR stage disabled,
+    only ``require_text`` is applied."""
 
     stage = "asr"
 
     def __init__(self, config: ASRConfig) -> None:
-        from audiotok.asr import get_asr
-
         self.config = config
-        options = dict(config.options)
-        if config.model:
-            options.setdefault("model", config.model)
-        if config.backend == "faster-whisper":
-            options.setdefault("cpu_threads", _thread_budget())
-        self.asr = get_asr(config.backend, **options)
+        self.asr: ASRBackend | None = None
+        if asr_enabled(config):
+            from audiotok.asr import get_asr
+
+            options = dict(config.options)
+            if config.model:
+                options.setdefault("model", config.model)
+            if config.backend == "faster-whisper":
+                options.setdefault("cpu_threads", _thread_budget())
+            self.asr = get_asr(config.backend, **options)
 
     def __call__(self, rows: Rows) -> Rows:
         return isolate(rows, self.stage, self._run)
 
     def _run(self, rows: Rows) -> None:
-        from audiotok.metrics.text import character_error_rate
-
-        cfg = self.config
         segments = [(row, seg) for row in rows for seg in row["segments"]]
-        rate = rows[0]["sample_rate"]
-        results = self.asr.transcribe([s["wave"] for _, s in segments], rate, cfg.language)
-        kept_ids = set()
-        for (row, seg), result in zip(segments, results, strict=True):
-            seg["asr_text"] = result.text
-            if seg["text"] is not None:
-                cer = float(character_error_rate(seg["text"], result.text))
-                seg["asr_cer"] = cer
-                if cer > cfg.max_cer:
-                    drop(row, seg, self.stage, "cer_too_high", cer, threshold=cfg.max_cer)
-                    continue
-            elif not result.text.strip():
-                drop(row, seg, self.stage, "asr_empty", 0.0)
-                continue
-            elif (
-                cfg.min_avg_logprob is not None
-                and result.avg_logprob is not None
-                and result.avg_logprob < cfg.min_avg_logprob
-            ):
-                drop(row, seg, self.stage, "low_asr_confidence", result.avg_logprob,
-                     threshold=cfg.min_avg_logprob)  # fmt: skip
-                continue
+        by_language: dict[str | None, list[tuple[Row, Segment]]] = {}
+        for row, seg in segments:
+            language = seg["language"]
+            if self.asr is None:
+                self._without_asr(row, seg, ASR_OFF)
+            elif language is not None and not self.asr.covers(language):
+                self._without_asr(row, seg, LANGUAGE_NOT_COVERED)
             else:
-                seg["text"], seg["text_source"] = result.text.strip(), "asr"
-            if seg["language"] is None:
-                seg["language"] = result.language
-            kept_ids.add(id(seg))
+                by_language.setdefault(language, []).append((row, seg))
+        rate = rows[0]["sample_rate"]
+        for language, group in by_language.items():
+            assert self.asr is not None
+            results = self.asr.transcribe([s["wave"] for _, s in group], rate, language)
+            for (row, seg), result in zip(group, results, strict=True):
+                self._judge(row, seg, result)
         for row in rows:
-            row["segments"] = [s for s in row["segments"] if id(s) in kept_ids]
+            row["segments"] = [s for s in row["segments"] if not s.get("dropped")]
+
+    def _without_asr(self, row: Row, seg: Segment, reason: str) -> None:
+        if seg["text"] is None:
+            self._no_text(row, seg, reason, None)
+
+    def _judge(self, row: Row, seg: Segment, result: Transcript) -> None:
+        cfg = self.config
+        seg["asr_text"] = result.text
+        seg["asr_avg_logprob"] = result.avg_logprob
+        seg["asr_no_speech_prob"] = result.no_speech_prob
+        seg["asr_compression_ratio"] = result.compression_ratio
+        rejected = accept_transcript(result, cfg)
+        if seg["text"] is not None:
+            if rejected and seg["language"] is None:
+                return  # the model cannot follow this speech: no cross-check either way
+            cer = float(character_error_rate(seg["text"], result.text))
+            seg["asr_cer"] = cer
+            if cer > cfg.max_cer:
+                drop(row, seg, self.stage, "cer_too_high", cer, threshold=cfg.max_cer)
+                seg["dropped"] = True
+                return
+        elif not result.text.strip():
+            self._no_text(row, seg, ASR_EMPTY, None)
+            return
+        elif rejected:
+            self._no_text(row, seg, rejected, result.avg_logprob)
+            return
+        else:
+            seg["text"], seg["text_source"] = result.text.strip(), "asr"
+        if seg["language"] is None and result.language:
+            seg["language"], seg["language_source"] = result.language, "asr"
+
+    def _no_text(self, row: Row, seg: Segment, reason: str, figure: float | None) -> None:
+        seg["text"], seg["text_source"], seg["no_text_reason"] = None, None, reason
+        if self.config.require_text:
+            drop(row, seg, self.stage, reason, figure)
+            seg["dropped"] = True
+
+
+def asr_enabled(config: ASRConfig) -> bool:
+    return config.enabled and config.backend != "none"
 
 
 # --- stage 6: tokenize -----------------------------------------------------------------------

@@ -12,9 +12,12 @@ from data_prep.discover import Source
 
 Row = dict[str, Any]
 Rows = list[Row]
+Segment = dict[str, Any]  # one planned segment of a row, carried through the stages
 
 # Stage names, in order, as they appear in drop and error records and in the manifest.
 STAGES = ("discover", "decode", "segment", "filter", "asr", "tokenize", "speaker", "write")
+# ``no_text_reason`` of a kept segment that neither a transcript nor ASR gave text to.
+NO_TRANSCRIPT = "no_transcript"
 
 
 def initial_row(source: Source) -> Row:
@@ -124,7 +127,8 @@ def fail_exception(row: Row, stage: str) -> None:
 
 def finalize(row: Row, audio_flac: bool = False) -> dict[str, Any]:
     """The file's result for the `ShardWriter`: its shard rows (one per kept segment, columns
-    of `data_prep.shards.SHARD_COLUMNS` plus token columns) and its drop and error records."""
+    of `data_prep.shards.SHARD_COLUMNS` plus token columns) and its drop and error records.
+    A segment without text gets ``text=""`` and the reason in ``no_text_reason``."""
     source = row["source"]
     out = []
     for seg in row["segments"] if alive(row) else []:
@@ -137,10 +141,15 @@ def finalize(row: Row, audio_flac: bool = False) -> dict[str, Any]:
             "duration": float(seg["duration"]),
             "sample_rate": int(row["sample_rate"]),
             "language": seg["language"],
-            "text": seg["text"],
-            "text_source": seg["text_source"],
+            "language_source": seg["language_source"],
+            "text": seg["text"] or "",
+            "text_source": seg["text_source"] if seg["text"] else None,
+            "no_text_reason": None if seg["text"] else seg["no_text_reason"] or NO_TRANSCRIPT,
             "asr_text": seg["asr_text"],
             "asr_cer": seg["asr_cer"],
+            "asr_avg_logprob": seg["asr_avg_logprob"],
+            "asr_no_speech_prob": seg["asr_no_speech_prob"],
+            "asr_compression_ratio": seg["asr_compression_ratio"],
             "speaker": source.get("speaker"),
             "speaker_embedding": None
             if seg["speaker_embedding"] is None

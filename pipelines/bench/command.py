@@ -37,7 +37,11 @@ def add_bench_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
     bench.add_argument("--limit", type=int, help="at most N utterances")
     bench.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
     bench.add_argument("--ray-address", help="an existing Ray cluster (default: local Ray)")
-    bench.add_argument("--workers", type=int, help="Ray actors (default: CPUs, or GPUs)")
+    bench.add_argument(
+        "--workers",
+        type=int,
+        help="workers (default: CPUs, or GPUs); 1 runs in this process, 2 or more on local Ray",
+    )
     bench.add_argument("--no-ray", action="store_true", help="plain single-process loop")
     bench.add_argument(
         "--random-weights",
@@ -70,7 +74,7 @@ def bench_command(args: argparse.Namespace) -> int:
         args.data,
         args.out,
         config_from_args(args),
-        use_ray=not args.no_ray,
+        use_ray=False if args.no_ray else None,
         ray_address=args.ray_address,
     )
     summary = report.summary

@@ -23,6 +23,7 @@ from pipelines.bench.evaluate import build_tokenizer
 from pipelines.bench.html import write_report
 from pipelines.bench.measure import device_description
 from pipelines.bench.plots import rate_distortion_plots
+from pipelines.bench.preflight import check_bench
 from pipelines.bench.probe import fsdd_items, probe_tokenizer
 from pipelines.bench.run import score_pairs
 from pipelines.bench.summary import build_summary
@@ -44,7 +45,7 @@ def run_bench(
     out_dir: str | Path,
     config: BenchConfig | None = None,
     *,
-    use_ray: bool = True,
+    use_ray: bool | None = None,
     ray_address: str | None = None,
     progress: bool = True,
 ) -> BenchReport:
@@ -53,10 +54,15 @@ def run_bench(
 
     Args:
         inputs: audio files, folders, globs, or `prepare` output folders with FLAC audio.
-        use_ray: Ray Data actors (``ray.init()`` locally, or ``ray_address``); False runs a
-            plain loop in this process.
+        use_ray: True: Ray Data actors (``ray.init()`` locally, or ``ray_address``); False:
+            a plain loop in this process; None (default): Ray with two workers or more or a
+            cluster, else the plain loop (`audiotok.units.use_ray_for`).
+
+    Raises:
+        ConfigurationError: a tokenizer or metric cannot run here (before any file is read).
     """
     config = config or BenchConfig()
+    check_bench(config)
     out = Path(out_dir)
     started = time.perf_counter()
     run = score_pairs(
@@ -76,7 +82,7 @@ def run_bench(
         "pairs_scored": run.pairs_scored,
         "pairs_reused": run.pairs_reused,
         "workers": run.workers,
-        "mode": "ray" if use_ray else "local",
+        "mode": "ray" if run.used_ray else "local",
         "scoring_seconds": run.wall_seconds,
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")

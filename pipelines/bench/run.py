@@ -9,7 +9,6 @@ present). Only the driver writes ``results.jsonl``, a unit's rows at a time.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -20,7 +19,15 @@ import torch
 from tqdm import tqdm
 
 from audiotok.errors import AudiotokError
-from audiotok.units import pack_units, ray_session, unit_items, unpack_units
+from audiotok.progress import advance
+from audiotok.units import (
+    available_cpus,
+    pack_units,
+    ray_session,
+    unit_items,
+    unpack_units,
+    use_ray_for,
+)
 from pipelines.bench.config import BenchConfig
 from pipelines.bench.data import Utterance, find_utterances
 from pipelines.bench.evaluate import Evaluator, Row
@@ -46,6 +53,7 @@ class PairsRun:
     wall_seconds: float
     workers: int
     device: str
+    used_ray: bool
 
 
 def score_pairs(
@@ -53,11 +61,12 @@ def score_pairs(
     out_dir: str | Path,
     config: BenchConfig,
     *,
-    use_ray: bool = True,
+    use_ray: bool | None = None,
     ray_address: str | None = None,
     progress: bool = True,
 ) -> PairsRun:
-    """Score every pair not already in ``out_dir/results.jsonl``; return all current rows."""
+    """Score every pair not already in ``out_dir/results.jsonl``; return all current rows.
+    ``use_ray=None`` runs Ray with two workers or more or a cluster, else the plain loop."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     utterances = find_utterances(inputs, config.limit)
@@ -69,6 +78,7 @@ def score_pairs(
     todo = sum(len(specs) for _, specs, _ in tasks)
     device = config.device or ("cuda" if torch.cuda.is_available() else "cpu")
     workers = config.workers or _default_workers(device)
+    use_ray = use_ray_for(workers, ray_address) if use_ray is None else use_ray
     units = _units(tasks, workers if use_ray else 1)
     started = time.perf_counter()
     new: list[Row] = []
@@ -82,12 +92,14 @@ def score_pairs(
         for rows in stream:
             writer.write(rows)
             new.extend(rows)
-            bar.update(len(rows))
+            advance(bar, len(rows))
     bar.close()
     wall = time.perf_counter() - started
     rows = _ordered(kept + new, config)
     rewrite_results(out / RESULTS_NAME, rows)
-    return PairsRun(rows, len(new), len(kept), utterances, wall, workers if use_ray else 1, device)
+    return PairsRun(
+        rows, len(new), len(kept), utterances, wall, workers if use_ray else 1, device, use_ray
+    )
 
 
 def _reusable(rows: list[Row], utterances: list[Utterance], config: BenchConfig) -> list[Row]:
@@ -139,7 +151,7 @@ def _ordered(rows: list[Row], config: BenchConfig) -> list[Row]:
 def _default_workers(device: str) -> int:
     if device.startswith("cuda"):
         return max(1, torch.cuda.device_count())
-    return os.cpu_count() or 1
+    return available_cpus()
 
 
 # ---- executors ------------------------------------------------------------------------------

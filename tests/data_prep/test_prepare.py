@@ -133,26 +133,45 @@ def test_prepare_asr_cross_check_and_fill(shared_data, tmp_path) -> None:
     multilingual = shared_data / "real" / "multilingual"
     corpus = tmp_path / "in"
     corpus.mkdir()
-    for name in ["test.wav", "test_de.wav"]:
-        shutil.copy(multilingual / name, corpus / name)
+    for name, copy in [
+        ("test.wav", "test.wav"),
+        ("test.wav", "untranscribed.wav"),
+        ("test_de.wav", "test_de.wav"),
+        ("test_de.wav", "claimed_en.wav"),
+    ]:
+        shutil.copy(multilingual / name, corpus / copy)
     given = "MR. QUILTER is the apostle of the middle classes, and we're glad to welcome his gospel"
-    (corpus / "test.txt").write_text(given)
-    (corpus / "test_de.txt").write_text(given)
-    shutil.copy(multilingual / "test.wav", corpus / "untranscribed.wav")
+    manifest = tmp_path / "manifest.tsv"
+    manifest.write_text(
+        "path\ttext\tlanguage\n"
+        f"{corpus / 'test.wav'}\t{given}\t\n"
+        f"{corpus / 'untranscribed.wav'}\t\t\n"
+        f"{corpus / 'test_de.wav'}\t{given}\t\n"
+        f"{corpus / 'claimed_en.wav'}\t{given}\ten\n"
+    )
     config = small_config(asr={"enabled": True, "max_cer": 0.5}, speaker={"enabled": False})
-    prepare([corpus], tmp_path / "out", config, use_ray=False, progress=False)
+    prepare([manifest], tmp_path / "out", config, use_ray=False, progress=False)
     rows = {Path(r["source_path"]).name: r for r in shard_rows(tmp_path / "out")}
-    # A matching transcript (case and punctuation aside) passes; a wrong one is dropped;
-    # without one, ASR supplies it.
+    # A matching transcript (case and punctuation aside) passes, and shows the language.
     assert rows["test.wav"]["text_source"] == "given" and rows["test.wav"]["asr_cer"] < 0.5
-    assert "test_de.wav" not in rows
+    assert rows["test.wav"]["language"] == "en" and rows["test.wav"]["language_source"] == "asr"
+    # Without one, ASR supplies it: its evidence accepts English speech.
     assert rows["untranscribed.wav"]["text_source"] == "asr"
     assert "apostle" in rows["untranscribed.wav"]["text"].lower()
+    assert rows["untranscribed.wav"]["asr_avg_logprob"] > -0.7
+    # German speech of unknown language: tiny.en cannot follow it, so its output can neither
+    # confirm nor refute the given transcript, which is kept as given; no language is assumed.
+    german = rows["test_de.wav"]
+    assert german["text"] == given and german["text_source"] == "given"
+    assert german["asr_cer"] is None and german["language"] is None
+    assert german["asr_avg_logprob"] < -0.7
+    # Said to be English: the cross-check applies and the wrong transcript is dropped.
+    assert "claimed_en.wav" not in rows
     dropped = [
         json.loads(x) for x in (tmp_path / "out" / "dropped.jsonl").read_text().split("\n") if x
     ]
     cer = next(d for d in dropped if d["reason"] == "cer_too_high")
-    assert cer["path"].endswith("test_de.wav") and cer["figure"] > 0.5 and cer["stage"] == "asr"
+    assert cer["path"].endswith("claimed_en.wav") and cer["figure"] > 0.5 and cer["stage"] == "asr"
 
 
 def _run_cli(files: list[Path], out: Path, config: Path) -> subprocess.Popen:
@@ -200,6 +219,29 @@ def test_kill_9_then_rerun_yields_every_segment_exactly_once(shared_data, tmp_pa
     prepare(files, clean, PrepareConfig.from_dict(settings), use_ray=False, progress=False)
     assert sorted(ids) == sorted(row["id"] for row in shard_rows(clean))
     assert len(committed_sources(out)) == len(files)
+
+
+def test_one_worker_runs_in_process_as_the_plain_loop(shared_data, tmp_path, monkeypatch) -> None:
+    import audiotok.units
+
+    def no_ray(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a one-worker run started Ray")
+
+    monkeypatch.setattr(audiotok.units, "init_local_ray", no_ray)
+    files = fsdd_files(shared_data, 6)
+    one = prepare(files, tmp_path / "one", small_config(), workers=1, progress=False)
+    plain = prepare(files, tmp_path / "plain", small_config(), use_ray=False, progress=False)
+    assert one.manifest["runs"][-1]["mode"] == "local"
+    assert shard_rows(tmp_path / "one") == shard_rows(tmp_path / "plain")
+    assert one.manifest["segments"] == plain.manifest["segments"]
+
+
+def test_ray_is_used_from_two_workers_or_with_an_address() -> None:
+    from audiotok.units import use_ray_for
+
+    assert use_ray_for(2, None) and use_ray_for(1, "ray://head:10001")
+    if "ray" not in sys.modules or not sys.modules["ray"].is_initialized():
+        assert not use_ray_for(1, None)
 
 
 def test_work_units_bound_files_and_bytes(tmp_path) -> None:

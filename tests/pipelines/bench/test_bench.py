@@ -124,6 +124,18 @@ def test_rerun_reuses_finished_pairs_and_ray_gives_the_same_scores(tmp_path: Pat
         assert ray_values[key] == pytest.approx(values, rel=1e-9), key
 
 
+def test_one_worker_runs_in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import audiotok.units
+
+    def no_ray(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a one-worker run started Ray")
+
+    monkeypatch.setattr(audiotok.units, "init_local_ray", no_ray)
+    config = BenchConfig(tokenizers=("mulaw",), metrics=("si_sdr",), workers=1)
+    report = run_bench([SAMPLE], tmp_path, config, progress=False)
+    assert report.pairs_scored == 1 and report.summary["run"]["mode"] == "local"
+
+
 def test_changed_settings_are_scored_again(tmp_path: Path) -> None:
     config = BenchConfig(tokenizers=("mulaw",), metrics=("si_sdr",))
     run_bench([SAMPLE], tmp_path, config, use_ray=False, progress=False)
@@ -247,7 +259,7 @@ def test_dwer_is_corpus_level_and_skips_languages_the_asr_cannot(
     report = run_bench([manifest], tmp_path / "out", config, use_ray=False, progress=False)
     rows = read_results(tmp_path / "out" / "results.jsonl")
     french = [r for r in rows if r["utterance"] == "test_fr"]
-    assert all("English-only" in r["skipped"]["dwer"] for r in french)
+    assert all("covers en only" in r["skipped"]["dwer"] for r in french)
     mulaw, codec2 = report.summary["tokenizers"]
     assert mulaw["corpus"]["n"] == codec2["corpus"]["n"] == 1  # the English file only
     # 64 kbps mu-law keeps the words better than 3.2 kbps Codec2
