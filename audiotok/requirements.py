@@ -201,6 +201,32 @@ class ConfigurationError(AudiotokError):
         return type(self), (self.job, self.problems)
 
 
+@dataclass(frozen=True)
+class Check:
+    """One component of a job, checked: its problems (none: it can run) and, for one that can
+    run but will not produce results, why (``note``)."""
+
+    component: str
+    problems: list[Problem]
+    note: str | None = None
+
+
+def report_lines(job: str, checks: list[Check]) -> list[str]:
+    """What ``--check`` prints: ``<job>: <component>: ready`` (or its note), or one line per
+    problem."""
+    lines = []
+    for item in checks:
+        if item.problems:
+            lines += [f"{job}: {problem.line()}" for problem in item.problems]
+        else:
+            lines.append(f"{job}: {item.component}: {item.note or 'ready'}")
+    return lines
+
+
+def problems_of(checks: list[Check]) -> list[Problem]:
+    return [problem for item in checks for problem in item.problems]
+
+
 def raise_if_problems(job: str, problems: list[Problem]) -> None:
     if problems:
         raise ConfigurationError(job, problems)

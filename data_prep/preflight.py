@@ -13,7 +13,15 @@ from collections.abc import Callable
 from audiotok.asr.base import asr_requirements
 from audiotok.errors import ComponentOptionError, UnknownComponentError
 from audiotok.quality.dnsmos import DNSMOS
-from audiotok.requirements import Problem, Requirement, Unmet, check, raise_if_problems
+from audiotok.requirements import (
+    Check,
+    Problem,
+    Requirement,
+    Unmet,
+    check,
+    problems_of,
+    raise_if_problems,
+)
 from audiotok.speaker.base import speaker_requirements
 from audiotok.tokenizers.registry import tokenizer_requirements
 from audiotok.vad.base import vad_requirements
@@ -21,9 +29,9 @@ from data_prep.config import PrepareConfig
 from data_prep.stages.models import asr_enabled
 
 
-def prepare_problems(config: PrepareConfig) -> list[Problem]:
-    """Every unmet requirement of the stages ``config`` enables (empty: ready to run)."""
-    problems: list[Problem] = []
+def prepare_checks(config: PrepareConfig) -> list[Check]:
+    """Every stage ``config`` enables that needs something, with its problems (none: ready)."""
+    checks: list[Check] = []
     seg, flt, asr, tok, spk = (
         config.segment,
         config.filter,
@@ -32,35 +40,47 @@ def prepare_problems(config: PrepareConfig) -> list[Problem]:
         config.speaker,
     )
     if seg.enabled:
-        problems += _component(
-            f"segment stage (VAD {seg.vad!r})",
-            lambda: vad_requirements(seg.vad, **seg.vad_options),
-            "turn VAD off with `segment: {enabled: false}` in --config",
+        checks.append(
+            _component(
+                f"segment stage (VAD {seg.vad!r})",
+                lambda: vad_requirements(seg.vad, **seg.vad_options),
+                "turn VAD off with `segment: {enabled: false}` in --config",
+            )
         )
     if flt.enabled and flt.dnsmos:
-        problems += check(
-            "filter stage (DNSMOS)", DNSMOS.requirements(), "set `filter: {dnsmos: false}`"
-        )
+        component = "filter stage (DNSMOS)"
+        problems = check(component, DNSMOS.requirements(), "set `filter: {dnsmos: false}`")
+        checks.append(Check(component, problems))
     if asr_enabled(asr):
         options = {"model": asr.model, **asr.options} if asr.model else dict(asr.options)
-        problems += _component(
-            f"asr stage ({asr.backend} {asr.model})",
-            lambda: asr_requirements(asr.backend, **options),
-            "turn the stage off with `--asr none`",
+        checks.append(
+            _component(
+                f"asr stage ({asr.backend} {asr.model})",
+                lambda: asr_requirements(asr.backend, **options),
+                "turn the stage off with `--asr none`",
+            )
         )
     if tok.enabled:
         for spec in tok.specs:
+            component = f"tokenize stage ({spec})"
             needs = tokenizer_requirements(spec, weights=tok.weights.get(spec), debug=tok.debug)
-            problems += check(
-                f"tokenize stage ({spec})", needs, f"leave {spec} out of `--tokenizers`"
+            checks.append(
+                Check(component, check(component, needs, f"leave {spec} out of `--tokenizers`"))
             )
     if spk.enabled and spk.encoder != "none":
-        problems += _component(
-            f"speaker stage ({spk.encoder})",
-            lambda: speaker_requirements(spk.encoder),
-            "turn the stage off with `--speaker-encoder none`",
+        checks.append(
+            _component(
+                f"speaker stage ({spk.encoder})",
+                lambda: speaker_requirements(spk.encoder),
+                "turn the stage off with `--speaker-encoder none`",
+            )
         )
-    return problems
+    return checks
+
+
+def prepare_problems(config: PrepareConfig) -> list[Problem]:
+    """Every unmet requirement of the stages ``config`` enables (empty: ready to run)."""
+    return problems_of(prepare_checks(config))
 
 
 def check_prepare(config: PrepareConfig) -> None:
@@ -70,10 +90,10 @@ def check_prepare(config: PrepareConfig) -> None:
 
 def _component(
     component: str, requirements: Callable[[], list[Requirement]], alternative: str
-) -> list[Problem]:
+) -> Check:
     """`check` of a registry component; an unknown name or option is a problem too."""
     try:
         needs = requirements()
     except (UnknownComponentError, ComponentOptionError) as exc:
         needs = [Unmet(str(exc), "")]
-    return check(component, needs, alternative)
+    return Check(component, check(component, needs, alternative))

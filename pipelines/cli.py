@@ -83,6 +83,9 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     prepare.add_argument("--no-ray", action="store_true", help="plain single-process loop")
     prepare.add_argument("--limit", type=int, help="process at most N new files")
+    prepare.add_argument(
+        "--check", action="store_true", help="only check that every enabled stage can run here"
+    )
     prepare.set_defaults(handler=_cmd_prepare)
 
     info = commands.add_parser("info", help="describe an audio file or a token file")
@@ -185,6 +188,7 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
         workers=args.workers,
         use_ray=False if args.no_ray else None,
         limit=args.limit,
+        check_only=args.check,
     )
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from audiotok.requirements import Check, problems_of, report_lines
 from data_prep import PrepareConfig, prepare
+from data_prep.preflight import prepare_checks
 
 
 def build_config(
@@ -53,6 +55,7 @@ def prepare_command(
     workers: int | None = None,
     use_ray: bool | None = None,
     limit: int | None = None,
+    check_only: bool = False,
 ) -> int:
     config = build_config(
         config_path,
@@ -63,6 +66,8 @@ def prepare_command(
         speaker_encoder=speaker_encoder,
         workers=workers,
     )
+    if check_only:
+        return print_checks("prepare", prepare_checks(config))
     report = prepare(
         inputs, out, config, use_ray=use_ray, ray_address=ray_address, workers=workers, limit=limit
     )
@@ -86,3 +91,10 @@ def _duration(hours: float) -> str:
     if hours >= 1:
         return f"{hours:.2f} h"
     return f"{hours * 60:.1f} min" if hours * 60 >= 1 else f"{hours * 3600:.1f} s"
+
+
+def print_checks(job: str, checks: list[Check]) -> int:
+    """``--check``: every component's state on stdout; 0 when all can run, else 2."""
+    for line in report_lines(job, checks):
+        print(line)
+    return 2 if problems_of(checks) else 0

@@ -42,6 +42,9 @@ if [ -n "$extras" ]; then
   # The reference S3 tokenizer, for parity tests only. --no-deps: it requires torchaudio,
   # which must not be installed (the tests give it a stand-in module instead).
   pip_install --no-deps "s3tokenizer==0.3.0"
+  # The official CosyVoice 2 code, the parity reference of models/tts (tests only). --no-deps:
+  # it requires torchaudio, onnxruntime-gpu and a training stack the tests do not use.
+  pip_install --no-deps "cosyvoice-minicpmo==0.1.0"
 fi
 
 # torchaudio pins an older torch and breaks transformers' audio utilities beside a newer one;

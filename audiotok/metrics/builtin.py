@@ -199,6 +199,9 @@ class UTMOS(ReconstructionMetric):
         given = f"weights {self.weights!r} were given, but " if self.weights else ""
         return f"{given}audiotok has no UTMOS predictor yet"
 
+    def known_skip(self) -> str | None:
+        return self.availability()
+
     def __call__(self, pair: MetricPair) -> dict[str, Any]:
         raise MetricError("utmos", str(self.availability()))
 

@@ -64,6 +64,11 @@ class ReconstructionMetric(ABC):
         """None when the metric can run here, else the reason it cannot (may load a model)."""
         return None
 
+    def known_skip(self) -> str | None:
+        """The reason this metric will skip every pair, when it is known without loading a
+        model (a metric with nothing to load it with); None otherwise."""
+        return None
+
     def requirements(self) -> list[Requirement]:
         """Packages and model files the metric needs, checked without loading anything (see
         `audiotok.requirements`); a job refuses to start while one is missing."""

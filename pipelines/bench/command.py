@@ -48,6 +48,9 @@ def add_bench_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
         action="store_true",
         help="tiny randomly initialised models instead of weights (smoke tests only)",
     )
+    bench.add_argument(
+        "--check", action="store_true", help="only check that every tokenizer and metric can run"
+    )
     bench.set_defaults(handler=bench_command)
 
 
@@ -70,6 +73,11 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
 def bench_command(args: argparse.Namespace) -> int:
     from pipelines.bench.job import run_bench
 
+    if args.check:
+        from pipelines.bench.preflight import bench_checks
+        from pipelines.prepare import print_checks
+
+        return print_checks("bench", bench_checks(config_from_args(args)))
     report = run_bench(
         args.data,
         args.out,

@@ -12,26 +12,32 @@ from typing import Any
 
 from audiotok.errors import AudiotokError
 from audiotok.metrics.registry import get_metric
-from audiotok.requirements import Problem, Unmet, check, raise_if_problems
+from audiotok.requirements import Check, Problem, Unmet, check, problems_of, raise_if_problems
 from audiotok.tokenizers.registry import parse_spec, tokenizer_requirements
 from pipelines.bench.config import BenchConfig
 
 
-def bench_problems(config: BenchConfig) -> list[Problem]:
-    """Every unmet requirement of ``config``'s tokenizers and metrics (empty: ready)."""
-    problems: list[Problem] = []
+def bench_checks(config: BenchConfig) -> list[Check]:
+    """Every tokenizer and metric of ``config`` with its problems (none: ready)."""
+    checks: list[Check] = []
     for spec in config.tokenizers:
         needs = tokenizer_requirements(
             spec, weights=config.weights.get(spec), debug=config.debug and _has_weights(spec)
         )
-        problems += check(f"tokenizer {spec}", needs, f"leave {spec} out of `--tokenizers`")
+        component = f"tokenizer {spec}"
+        problems = check(component, needs, f"leave {spec} out of `--tokenizers`")
+        checks.append(Check(component, problems))
     for name in config.metrics:
-        problems += check(
-            f"metric {name}",
-            _metric_requirements(name, config.metric_options.get(name, {})),
-            f"leave {name} out of `--metrics`",
-        )
-    return problems
+        component = f"metric {name}"
+        metric_needs, note = _metric_requirements(name, config.metric_options.get(name, {}))
+        problems = check(component, metric_needs, f"leave {name} out of `--metrics`")
+        checks.append(Check(component, problems, note))
+    return checks
+
+
+def bench_problems(config: BenchConfig) -> list[Problem]:
+    """Every unmet requirement of ``config``'s tokenizers and metrics (empty: ready)."""
+    return problems_of(bench_checks(config))
 
 
 def check_bench(config: BenchConfig) -> None:
@@ -39,11 +45,14 @@ def check_bench(config: BenchConfig) -> None:
     raise_if_problems("bench", bench_problems(config))
 
 
-def _metric_requirements(name: str, options: dict[str, Any]) -> list[Any]:
+def _metric_requirements(name: str, options: dict[str, Any]) -> tuple[list[Any], str | None]:
+    """The metric's requirements, and the reason it will be skipped although they are met."""
     try:
-        return get_metric(name, **options).requirements()
+        metric = get_metric(name, **options)
     except (AudiotokError, TypeError) as exc:  # unknown name, or an option it does not take
-        return [Unmet(str(exc), "")]
+        return [Unmet(str(exc), "")], None
+    note = metric.known_skip()
+    return metric.requirements(), None if note is None else f"will be skipped: {note}"
 
 
 def _has_weights(spec: str) -> bool:

@@ -197,3 +197,27 @@ def test_problem_is_picklable() -> None:
 
     error = ConfigurationError("prepare", [Problem("x", "y", "z")])
     assert pickle.loads(pickle.dumps(error)).lines() == error.lines()
+
+
+def test_check_flag_reports_every_stage(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipelines.cli import main
+
+    out = tmp_path / "out"
+    assert main(["prepare", str(tmp_path), "--out", str(out), "--check", "--asr", "none"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [
+        "prepare: segment stage (VAD 'silero'): ready",
+        "prepare: tokenize stage (opus@12kbps): ready",
+        "prepare: speaker stage (resemblyzer): ready",
+    ]
+    assert not out.exists()
+    assert main(["bench", "--data", "x", "--out", str(out), "--check", "--metrics", "utmos"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "bench: metric utmos: will be skipped: audiotok has no UTMOS predictor yet"
+    )
+    monkeypatch.setattr(sys, "meta_path", [_Hidden("resemblyzer"), *sys.meta_path])
+    assert main(["prepare", str(tmp_path), "--out", str(out), "--check"]) == 2
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert last.startswith("prepare: speaker stage (resemblyzer): needs pretrained.pt")

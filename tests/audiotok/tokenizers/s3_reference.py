@@ -7,41 +7,19 @@ never use; a stand-in module satisfies the import (real torchaudio must not be i
 from __future__ import annotations
 
 import sys
-import types
 from typing import Any
 
 import torch
 
+from tests.stand_ins import stand_ins, torchaudio_modules
+
 
 def import_reference() -> Any:
-    """The ``s3tokenizer`` package, imported with a torchaudio stand-in.
-
-    The stand-in leaves ``sys.modules`` right after the import (the reference keeps its own
-    reference to it): other libraries probe for torchaudio with ``importlib.util.find_spec``,
-    which a specless stand-in would break.
-    """
+    """The ``s3tokenizer`` package, imported with a torchaudio stand-in (`tests.stand_ins`)."""
     if "s3tokenizer" in sys.modules:
         return sys.modules["s3tokenizer"]
-    stand_in = types.ModuleType("torchaudio")
-    compliance = types.ModuleType("torchaudio.compliance")
-    compliance.kaldi = types.ModuleType("torchaudio.compliance.kaldi")  # type: ignore[attr-defined]
-    stand_in.compliance = compliance  # type: ignore[attr-defined]
-
-    def _unavailable(*_args: Any, **_kwargs: Any) -> Any:
-        raise RuntimeError("torchaudio stand-in: not available in tests")
-
-    stand_in.load = _unavailable  # type: ignore[attr-defined]
-    stand_in.functional = types.ModuleType("torchaudio.functional")  # type: ignore[attr-defined]
-    stand_in.transforms = types.ModuleType("torchaudio.transforms")  # type: ignore[attr-defined]
-    previous = sys.modules.get("torchaudio")
-    sys.modules["torchaudio"] = stand_in
-    try:
+    with stand_ins(torchaudio_modules()):
         import s3tokenizer
-    finally:
-        if previous is None:
-            sys.modules.pop("torchaudio", None)
-        else:
-            sys.modules["torchaudio"] = previous
     return s3tokenizer
 
 
