@@ -200,7 +200,7 @@ def test_problem_is_picklable() -> None:
 
 
 def test_check_flag_reports_every_stage(
-    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, capsys: pytest.CaptureFixture, request: pytest.FixtureRequest
 ) -> None:
     from pipelines.cli import main
 
@@ -217,7 +217,7 @@ def test_check_flag_reports_every_stage(
     assert capsys.readouterr().out.splitlines()[-1] == (
         "bench: metric utmos: will be skipped: audiotok has no UTMOS predictor yet"
     )
-    monkeypatch.setattr(sys, "meta_path", [_Hidden("resemblyzer"), *sys.meta_path])
+    request.getfixturevalue("no_resemblyzer")
     assert main(["prepare", str(tmp_path), "--out", str(out), "--check"]) == 2
     last = capsys.readouterr().out.splitlines()[-1]
     assert last.startswith("prepare: speaker stage (resemblyzer): needs pretrained.pt")
