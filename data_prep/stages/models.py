@@ -77,9 +77,7 @@ class Transcriber:
         if asr_enabled(config):
             from audiotok.asr import get_asr
 
-            options = dict(config.options)
-            if config.model:
-                options.setdefault("model", config.model)
+            options = asr_options(config)
             if config.backend == "faster-whisper":
                 options.setdefault("cpu_threads", _thread_budget())
             self.asr = get_asr(config.backend, **options)
@@ -147,6 +145,14 @@ class Transcriber:
 
 def asr_enabled(config: ASRConfig) -> bool:
     return config.enabled and config.backend != "none"
+
+
+def asr_options(config: ASRConfig) -> dict[str, Any]:
+    """The backend's options: ``asr.options``, with ``asr.model`` unless they name one."""
+    options = dict(config.options)
+    if config.model:
+        options.setdefault("model", config.model)
+    return options
 
 
 # --- stage 6: tokenize -----------------------------------------------------------------------
