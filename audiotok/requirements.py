@@ -4,9 +4,10 @@ A component (a VAD, an ASR backend, a speaker encoder, a tokenizer, a metric) de
 `Requirement` s: an optional Python package, a data file inside one, a file on disk, or a need
 already known to be unmet (a tokenizer's availability reason: a program not on PATH).
 `check` turns the unmet ones into `Problem` s, each one line that names the component, what
-is missing and how to get it, so a job can refuse to start with every problem listed (`ConfigurationError`) instead of failing inside a worker after minutes of work. The
-runtime errors of the same components are built from the same requirements, so both say the
-same thing.
+is missing and how to get it, so a job can refuse to start with every problem listed
+(`ConfigurationError`) instead of failing inside a worker after minutes of work. The runtime
+errors of the same components are built from the same requirements, so both say the same
+thing.
 
 Checks never import the packages they look for (``importlib.util.find_spec`` only): some are
 slow to import or have side effects, and a check must take milliseconds.
