@@ -10,6 +10,8 @@ real torchaudio must not be installed (it pins an older torch). The stand-ins ar
 from __future__ import annotations
 
 import contextlib
+import importlib.machinery
+import logging
 import sys
 import types
 from collections.abc import Iterator
@@ -22,6 +24,9 @@ def _unavailable(*_args: Any, **_kwargs: Any) -> Any:
 
 def _module(name: str, **attributes: Any) -> types.ModuleType:
     module = types.ModuleType(name)
+    # A spec, so that libraries importing while the stand-in is active can probe for it with
+    # ``importlib.util.find_spec`` (they then read its missing distribution metadata as absent).
+    module.__spec__ = importlib.machinery.ModuleSpec(name, loader=None)
     for key, value in attributes.items():
         setattr(module, key, value)
     return module
@@ -48,6 +53,14 @@ def torchaudio_modules() -> dict[str, types.ModuleType]:
         "torchaudio.functional": functional,
         "torchaudio.transforms": transforms,
     }
+
+
+def matcha_modules() -> dict[str, types.ModuleType]:
+    """``matcha.utils``, whose real package imports hydra and lightning at import time; the
+    reference flow code uses only its logger factory."""
+    pylogger = _module("matcha.utils.pylogger", get_pylogger=logging.getLogger)
+    utils = _module("matcha.utils", pylogger=pylogger, get_pylogger=logging.getLogger)
+    return {"matcha.utils": utils, "matcha.utils.pylogger": pylogger}
 
 
 @contextlib.contextmanager

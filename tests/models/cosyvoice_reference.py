@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from models.tts.cosyvoice2.lm_config import SpeechLMConfig
-from tests.stand_ins import stand_ins, torchaudio_modules
+from tests.stand_ins import matcha_modules, stand_ins, torchaudio_modules
 
 
 def reference_module(name: str) -> ModuleType:
@@ -21,7 +21,7 @@ def reference_module(name: str) -> ModuleType:
     pytest.importorskip("cosyvoice", reason="reference: pip install --no-deps cosyvoice-minicpmo")
     root = logging.getLogger()
     level, handlers = root.level, list(root.handlers)
-    with stand_ins(torchaudio_modules()):
+    with stand_ins({**torchaudio_modules(), **matcha_modules()}):
         module = importlib.import_module(f"cosyvoice.{name}")
     root.setLevel(level)  # the reference calls logging.basicConfig(level=DEBUG) on import
     for handler in root.handlers[:]:
