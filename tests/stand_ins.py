@@ -76,3 +76,12 @@ def stand_ins(modules: dict[str, types.ModuleType]) -> Iterator[None]:
                 sys.modules.pop(name, None)
             else:
                 sys.modules[name] = module
+
+
+def whisper_modules() -> dict[str, types.ModuleType]:
+    """``whisper`` (openai-whisper) and ``tiktoken``, which CosyVoice's tokenizer and front-end
+    modules import at load time for the Whisper tokenizer and mel code the tests never call."""
+    tokenizer = _module("whisper.tokenizer", Tokenizer=_unavailable)
+    root = _module("whisper", tokenizer=tokenizer, log_mel_spectrogram=_unavailable)
+    tiktoken = _module("tiktoken", Encoding=_unavailable, get_encoding=_unavailable)
+    return {"whisper": root, "whisper.tokenizer": tokenizer, "tiktoken": tiktoken}

@@ -1,7 +1,11 @@
-"""CosyVoice 2-compatible components, loading the official checkpoint files.
+"""CosyVoice 2-compatible speech generation, loading the official checkpoint files.
 
-Built: the speech LM (Qwen2 body over S3 v2 tokens) and its batched, per-request-sampled
-generation. The flow, HiFT vocoder, CAM++ front end and the generator interface come next.
+Parts, each with a config dataclass and ``debug`` preset: the speech LM (`lm`, `decode`: a
+Qwen2 body over S3 v2 tokens, batched generation with per-request sampling), the flow
+(`flow`: `flow_encoder`, `flow_estimator`, `flow_sampler`), the HiFT vocoder (`hift`), the
+voice-prompt front end (`prompt`, `campplus`, `voice`) and the text front end (`text`).
+`model.CosyVoice2Generator` joins them behind the `SpeechGenerator` interface; `loading` reads
+the official layout and ours (`files`), converts between them, and builds random debug models.
 """
 
 from models.tts.cosyvoice2.decode import LMRequest, LMResult, SamplingConfig, generate

@@ -19,7 +19,7 @@ Per request, the rules are the official model's:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -93,17 +93,43 @@ class _Live:
     tokens: list[int] = field(default_factory=list)
 
 
+@dataclass
+class TokenEvent:
+    """What one request got from one decoding step.
+
+    Attributes:
+        index: the request's position in the batch given to `decode`.
+        token: the speech token this step added (None: none, e.g. a skipped special id).
+        result: the request's `LMResult` when this step finished it, else None.
+    """
+
+    index: int
+    token: int | None
+    result: LMResult | None = None
+
+
 def generate(lm: SpeechLM, requests: Sequence[LMRequest]) -> list[LMResult]:
     """Speech tokens for every request, decoded together."""
     results: list[LMResult | None] = [None] * len(requests)
+    for events in decode(lm, requests):
+        for event in events:
+            if event.result is not None:
+                results[event.index] = event.result
+    return [result for result in results if result is not None]
+
+
+def decode(lm: SpeechLM, requests: Sequence[LMRequest]) -> Iterator[list[TokenEvent]]:
+    """Decode every request together, yielding each step's events (one per live request), so
+    a streaming caller can vocode tokens while later ones are generated."""
     if not requests:
-        return []
+        return
     with torch.inference_mode():
         live, step, mask = _prefill(lm, requests)
         while live:
-            done = [_advance(lm, r, logp, results) for r, logp in zip(live, step.logp, strict=True)]
-            if any(done):
-                keep = [i for i, finished in enumerate(done) if not finished]
+            events = [_advance(lm, r, logp) for r, logp in zip(live, step.logp, strict=True)]
+            yield events
+            keep = [i for i, event in enumerate(events) if event.result is None]
+            if len(keep) < len(live):
                 live = [live[i] for i in keep]
                 if not live:
                     break
@@ -111,11 +137,10 @@ def generate(lm: SpeechLM, requests: Sequence[LMRequest]) -> list[LMResult]:
                 mask = mask[keep]
             embeds = torch.stack([r.fed for r in live])[:, None]  # [B, 1, H]
             mask = torch.cat([mask, mask.new_ones(len(live), 1)], dim=1)
-            positions = torch.tensor([[r.position] for r in live])
+            positions = torch.tensor([[r.position] for r in live], device=mask.device)
             step = lm.step(embeds, mask, positions, step.cache)
             for r in live:
                 r.position += 1
-    return [result for result in results if result is not None]
 
 
 def _prefill(
@@ -161,34 +186,31 @@ def _prefill(
     return live, step, mask
 
 
-def _advance(lm: SpeechLM, live: _Live, logp: torch.Tensor, results: list[LMResult | None]) -> bool:
-    """Pick ``live``'s next token from ``logp`` ``[V + 3]``; True when the request is done."""
+def _advance(lm: SpeechLM, live: _Live, logp: torch.Tensor) -> TokenEvent:
+    """Pick ``live``'s next token from ``logp`` ``[V + 3]``."""
     eos = lm.config.eos
     if live.max_len <= 0:
-        results[live.index] = LMResult([], capped=True)
-        return True
+        return TokenEvent(live.index, None, LMResult([], capped=True))
     ignore_eos = live.steps < live.min_len
     token = pick_token(
         logp.float().cpu(), live.tokens, live.config, live.generator, eos, ignore_eos
     )
     live.steps += 1
     if token is None:
-        results[live.index] = LMResult(
-            live.tokens,
-            error=EOS_BEFORE_MIN_LENGTH,
-            detail=f"end of speech at step {live.steps} of at least {live.min_len}",
+        detail = f"end of speech at step {live.steps} of at least {live.min_len}"
+        return TokenEvent(
+            live.index, None, LMResult(live.tokens, error=EOS_BEFORE_MIN_LENGTH, detail=detail)
         )
-        return True
     if token == eos:
-        results[live.index] = LMResult(live.tokens)
-        return True
+        return TokenEvent(live.index, None, LMResult(live.tokens))
+    added = None
     if token < eos:
         live.tokens.append(token)
         live.fed = lm.speech_embedding.weight[token]
+        added = token
     if live.steps >= live.max_len:
-        results[live.index] = LMResult(live.tokens, capped=True)
-        return True
-    return False
+        return TokenEvent(live.index, added, LMResult(live.tokens, capped=True))
+    return TokenEvent(live.index, added)
 
 
 def pick_token(

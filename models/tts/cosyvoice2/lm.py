@@ -136,7 +136,7 @@ def reference_key_map(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]
 
 
 def _cache_argument(body: nn.Module) -> str:
-    """The name transformers gives the cache argument: ``past_key_values`` (4.x) or ``cache``
-    (some 5.x releases)."""
+    """The name transformers gives the cache argument: ``cache`` where it exists (5.x
+    releases, which deprecate the older name), else ``past_key_values`` (4.x)."""
     parameters = inspect.signature(body.forward).parameters
-    return "past_key_values" if "past_key_values" in parameters else "cache"
+    return "cache" if "cache" in parameters else "past_key_values"
