@@ -18,6 +18,7 @@ from models.tts.cosyvoice2.flow_encoder import (
     cosyvoice2,
     debug,
 )
+from models.tts.cosyvoice2.state_dicts import seeded_weights
 from tests.models.cosyvoice_reference import reference_module
 
 PROMPT = 37  # prompt tokens: not a multiple of the 25-token chunk
@@ -59,21 +60,8 @@ def reference_encoder(config: FlowEncoderConfig, seed: int, randomise: bool = Tr
         encoder.up_layer = module.Upsample1D(config.width, config.width, config.upsample_stride)
     encoder.up_encoders = torch.nn.ModuleList(list(encoder.up_encoders)[: config.up_blocks])
     if randomise:
-        _randomise(encoder, seed)
+        seeded_weights(encoder, seed)
     return encoder.eval()
-
-
-def _randomise(module: torch.nn.Module, seed: int) -> None:
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, parameter in module.named_parameters():
-            noise = torch.randn(parameter.shape, generator=generator)
-            if parameter.dim() >= 2:
-                parameter.copy_(noise / math.sqrt(parameter[0].numel()))
-            elif name.endswith("weight"):  # layer norm gains
-                parameter.copy_(1 + 0.2 * noise)
-            else:
-                parameter.copy_(0.2 * noise)
 
 
 def embeddings(tokens: int, config: FlowEncoderConfig, seed: int) -> torch.Tensor:

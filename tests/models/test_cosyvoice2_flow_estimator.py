@@ -3,7 +3,6 @@ full and chunk-masked attention, padded batches, piecewise streaming."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import pytest
@@ -17,6 +16,7 @@ from models.tts.cosyvoice2.flow_estimator import (
     cosyvoice2,
     debug,
 )
+from models.tts.cosyvoice2.state_dicts import seeded_weights
 from tests.models.cosyvoice_reference import reference_module
 
 FRAMES = 137  # not a multiple of the 50-frame chunk
@@ -40,16 +40,7 @@ def reference_estimator(config: EstimatorConfig, seed: int) -> Any:
             static_chunk_size=config.chunk_frames,
             num_decoding_left_chunks=-1,
         )
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, parameter in estimator.named_parameters():
-            noise = torch.randn(parameter.shape, generator=generator)
-            if parameter.dim() >= 2:
-                parameter.copy_(noise / math.sqrt(parameter[0].numel()))
-            elif name.endswith("weight"):  # layer norm gains
-                parameter.copy_(1 + 0.2 * noise)
-            else:
-                parameter.copy_(0.2 * noise)
+    seeded_weights(estimator, seed)
     return estimator.eval()
 
 

@@ -270,3 +270,13 @@ def test_python_api_mirrors_the_generator(generator: CosyVoice2Generator) -> Non
     assert len(chunks) >= 2 and all(c.samples.shape[0] == 1 for c in chunks)
     with pytest.raises(SynthesisError, match="empty_text"):
         tts.synthesize(["fine.", " "], speaker=SPEAKER)
+
+
+def test_bfloat16_runs_the_lm_and_flow_in_half_precision_and_hift_in_float32() -> None:
+    generator = random_generator(dtype="bfloat16")
+    assert next(generator.parts.lm.parameters()).dtype == torch.bfloat16
+    assert next(generator.parts.flow.parameters()).dtype == torch.bfloat16
+    assert next(generator.parts.hift.parameters()).dtype == torch.float32
+    (result,) = generator.synthesize([SynthesisRequest("a", "hi.", speaker="random", seed=1)])
+    assert result.error is None and result.audio.dtype == np.float32
+    assert np.isfinite(result.audio).all() and float(np.abs(result.audio).max()) > 0

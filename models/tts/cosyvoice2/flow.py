@@ -266,23 +266,24 @@ class CausalFlow(nn.Module):
             ValueError: keys are missing or unexpected (the message lists them).
         """
         model = cls(config)
+        # The whole key set first, so that the message names keys as the state spells them
+        # (the parts' own checks would drop their ``encoder.`` / ``decoder.estimator.``).
+        expected = set(model.reference_state())
+        missing = sorted(expected - set(state))
+        unexpected = sorted(set(state) - expected)
+        if missing or unexpected:
+            raise ValueError(
+                "flow state dict does not fit the config: "
+                f"missing {missing[:8]}, unexpected {unexpected[:8]}"
+            )
         own = {k: v for k, v in state.items() if not k.startswith(("encoder.", "decoder."))}
-        missing, unexpected = model.load_state_dict(own, strict=False)
-        top_missing = [k for k in missing if not k.startswith(("encoder.", "decoder."))]
+        model.load_state_dict(own, strict=False)
         encoder = {k[len("encoder.") :]: v for k, v in state.items() if k.startswith("encoder.")}
         estimator = {
             k[len("decoder.estimator.") :]: v
             for k, v in state.items()
             if k.startswith("decoder.estimator.")
         }
-        stray = [
-            k for k in state if k.startswith("decoder.") and not k.startswith("decoder.estimator.")
-        ]
-        if top_missing or unexpected or stray:
-            raise ValueError(
-                "flow state dict does not fit the config: "
-                f"missing {sorted(top_missing)[:8]}, unexpected {sorted([*unexpected, *stray])[:8]}"
-            )
         model.encoder = FlowEncoder.from_reference_state(encoder, config.encoder)
         model.decoder = FlowSampler(
             config.cfm, CausalEstimator.from_reference_state(estimator, config.estimator)

@@ -40,6 +40,9 @@ from models.tts.cosyvoice2.flow_attention import (
     chunk_mask,
     relative_table,
 )
+from models.tts.cosyvoice2.state_dicts import load_reference_state, renamed
+
+_WHAT = "flow encoder"  # how errors name this part
 
 
 class FlowEncoderError(AudiotokError, ValueError):
@@ -424,17 +427,7 @@ class FlowEncoder(nn.Module):
         Raises:
             ValueError: keys are missing or unexpected (the message lists them).
         """
-        model = cls(config)
-        ours = {reference_name(key): key for key in model.state_dict()}
-        missing = sorted(set(ours) - set(state))
-        unexpected = sorted(set(state) - set(ours))
-        if missing or unexpected:
-            raise ValueError(
-                "flow encoder state dict does not fit the config: "
-                f"missing {missing[:8]}, unexpected {unexpected[:8]}"
-            )
-        model.load_state_dict({ours[key]: value for key, value in state.items()})
-        return model.eval()
+        return load_reference_state(cls(config), state, reference_name, _WHAT).eval()
 
 
 _TOP_NAMES = (  # ours -> the reference's, by key prefix
@@ -468,12 +461,5 @@ def reference_name(key: str) -> str:
     stack, _, rest = key.partition(".")
     if stack in _STACK_NAMES:
         index, _, inner = rest.partition(".")
-        return f"{_STACK_NAMES[stack]}.{index}.{_renamed(inner, _BLOCK_NAMES)}"
-    return _renamed(key, _TOP_NAMES)
-
-
-def _renamed(key: str, names: tuple[tuple[str, str], ...]) -> str:
-    for ours, theirs in names:
-        if key.startswith(ours):
-            return theirs + key[len(ours) :]
-    raise KeyError(f"flow encoder: no reference name for {key!r}")
+        return f"{_STACK_NAMES[stack]}.{index}.{renamed(inner, _BLOCK_NAMES, _WHAT)}"
+    return renamed(key, _TOP_NAMES, _WHAT)

@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from models.tts.cosyvoice2.flow_attention import chunk_mask
+from models.tts.cosyvoice2.state_dicts import load_reference_state, renamed
 
 ACTIVATIONS = {"gelu": "none", "gelu-approximate": "tanh"}  # name -> F.gelu's ``approximate``
 CACHE_KINDS = ("inputs", "kv")
@@ -182,6 +183,9 @@ class EstimatorMemory:
     def nbytes(self) -> int:
         tails = sum(t.numel() * t.element_size() for t in self.conv_tails if t is not None)
         return tails + sum(a.nbytes() for a in self.attention)
+
+
+_WHAT = "flow estimator"  # how errors name this part
 
 
 class CausalConv(nn.Conv1d):
@@ -490,17 +494,7 @@ class CausalEstimator(nn.Module):
         Raises:
             ValueError: keys are missing or unexpected (the message lists them).
         """
-        model = cls(config)
-        ours = {reference_name(key): key for key in model.state_dict()}
-        missing = sorted(set(ours) - set(state))
-        unexpected = sorted(set(state) - set(ours))
-        if missing or unexpected:
-            raise ValueError(
-                "flow estimator state dict does not fit the config: "
-                f"missing {missing[:8]}, unexpected {unexpected[:8]}"
-            )
-        model.load_state_dict({ours[key]: value for key, value in state.items()})
-        return model.eval()
+        return load_reference_state(cls(config), state, reference_name, _WHAT).eval()
 
 
 _TOP_NAMES = (  # ours -> the reference's, by key prefix
@@ -537,20 +531,13 @@ def reference_name(key: str) -> str:
     """A `CausalEstimator` state dict key -> the reference ``CausalConditionalDecoder``'s."""
     stage, _, rest = key.partition(".")
     if stage not in _STAGE_NAMES:
-        return _renamed(key, _TOP_NAMES)
+        return renamed(key, _TOP_NAMES, _WHAT)
     prefix = _STAGE_NAMES[stage]
     if stage == "mid":
         index, _, rest = rest.partition(".")
         prefix += f"{index}."
     part, _, inner = rest.partition(".")
     if part == "resnet":
-        return f"{prefix}0.{_renamed(inner, _RESNET_NAMES)}"
+        return f"{prefix}0.{renamed(inner, _RESNET_NAMES, _WHAT)}"
     block, _, inner = inner.partition(".")  # part == "transformers"
-    return f"{prefix}1.{block}.{_renamed(inner, _BLOCK_NAMES)}"
-
-
-def _renamed(key: str, names: tuple[tuple[str, str], ...]) -> str:
-    for ours, theirs in names:
-        if key.startswith(ours):
-            return theirs + key[len(ours) :]
-    raise KeyError(f"flow estimator: no reference name for {key!r}")
+    return f"{prefix}1.{block}.{renamed(inner, _BLOCK_NAMES, _WHAT)}"

@@ -14,10 +14,9 @@
 from __future__ import annotations
 
 import json
-import math
 import shutil
 import warnings
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +46,7 @@ from models.tts.cosyvoice2.lm_config import cosyvoice2_0_5b as cosyvoice2_0_5b_l
 from models.tts.cosyvoice2.lm_config import debug as lm_debug
 from models.tts.cosyvoice2.model import CosyVoice2Generator, CosyVoice2Parts
 from models.tts.cosyvoice2.prompt import PromptConfig, PromptFrontEnd
+from models.tts.cosyvoice2.state_dicts import seeded_weights
 from models.tts.cosyvoice2.text import TextFrontend, TextFrontendConfig, cosyvoice2_0_5b
 from models.tts.cosyvoice2.text import debug as text_debug
 from models.tts.cosyvoice2.voice import PromptEncoder
@@ -57,6 +57,23 @@ FORMAT = 1
 S3_SPEC = "s3-v2"
 S3_PRESETS = ("v2", "v2_debug")  # what a speech_tokenizer_v2.onnx may hold: full or debug size
 RANDOM_SPEAKER = "random"
+HIFT_YAML_FIELDS = (  # the yaml's hift keys that are our HiFTConfig fields of the same name
+    "in_channels",
+    "base_channels",
+    "nb_harmonics",
+    "sampling_rate",
+    "nsf_alpha",
+    "nsf_sigma",
+    "nsf_voiced_threshold",
+    "upsample_rates",
+    "upsample_kernel_sizes",
+    "resblock_kernel_sizes",
+    "resblock_dilation_sizes",
+    "source_resblock_kernel_sizes",
+    "source_resblock_dilation_sizes",
+    "lrelu_slope",
+    "audio_limit",
+)
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -326,27 +343,7 @@ def official_hift_config(spec: dict[str, Any], state: dict[str, torch.Tensor]) -
     hift = _section(spec, "hift")
     istft = _section(hift, "istft_params")
     f0 = _section(hift, "f0_predictor")
-    names = {
-        name: name
-        for name in (
-            "in_channels",
-            "base_channels",
-            "nb_harmonics",
-            "sampling_rate",
-            "nsf_alpha",
-            "nsf_sigma",
-            "nsf_voiced_threshold",
-            "upsample_rates",
-            "upsample_kernel_sizes",
-            "resblock_kernel_sizes",
-            "resblock_dilation_sizes",
-            "source_resblock_kernel_sizes",
-            "source_resblock_dilation_sizes",
-            "lrelu_slope",
-            "audio_limit",
-        )
-    }
-    config = _overridden(HiFTConfig(), hift, names)
+    config = _overridden(HiFTConfig(), hift, {name: name for name in HIFT_YAML_FIELDS})
     config = _overridden(config, istft, {"n_fft": "n_fft", "hop_len": "istft_hop"})
     return _overridden(config, f0, {"cond_channels": "f0_channels", "num_class": "f0_classes"})
 
@@ -416,7 +413,7 @@ def random_parts(seed: int = 0, size: str = "debug") -> CosyVoice2Parts:
             for parameter in module.parameters():
                 torch.nn.init.normal_(parameter, std=0.5)  # spread logits: varied tokens
         flow, hift = CausalFlow(flow_preset()), HiFT(hift_preset())
-        _spread(flow, seed)
+        seeded_weights(flow, seed, spread=0.1)  # unit gain: the random mel varies
         speaker = torch.randn(flow.config.speaker_dim)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # the S3 tokenizer's own random warning
@@ -432,20 +429,6 @@ def random_parts(seed: int = 0, size: str = "debug") -> CosyVoice2Parts:
         speakers={RANDOM_SPEAKER: {"embedding": speaker[None]}},
         sampling=SamplingConfig(),
     )
-
-
-def _spread(module: torch.nn.Module, seed: int) -> None:
-    """Weights of unit gain (layer norm gains near 1), so that random mel varies."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, parameter in module.named_parameters():
-            noise = torch.randn(parameter.shape, generator=generator)
-            if parameter.dim() >= 2:
-                parameter.copy_(noise / math.sqrt(parameter[0].numel()))
-            elif name.endswith("weight"):
-                parameter.copy_(1 + 0.1 * noise)
-            else:
-                parameter.copy_(0.1 * noise)
 
 
 def random_generator(
@@ -587,28 +570,7 @@ def official_yaml(
             },
         },
         "hift": {
-            **{
-                f.name: _lists(getattr(hift, f.name))
-                for f in fields(HiFTConfig)
-                if f.name
-                in (
-                    "in_channels",
-                    "base_channels",
-                    "nb_harmonics",
-                    "sampling_rate",
-                    "nsf_alpha",
-                    "nsf_sigma",
-                    "nsf_voiced_threshold",
-                    "upsample_rates",
-                    "upsample_kernel_sizes",
-                    "resblock_kernel_sizes",
-                    "resblock_dilation_sizes",
-                    "source_resblock_kernel_sizes",
-                    "source_resblock_dilation_sizes",
-                    "lrelu_slope",
-                    "audio_limit",
-                )
-            },
+            **{name: _lists(getattr(hift, name)) for name in HIFT_YAML_FIELDS},
             "istft_params": {"n_fft": hift.n_fft, "hop_len": hift.istft_hop},
             "f0_predictor": {"cond_channels": hift.f0_channels, "num_class": hift.f0_classes},
         },
