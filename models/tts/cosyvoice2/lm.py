@@ -100,7 +100,8 @@ class SpeechLM(nn.Module):
         )
         hidden = outputs.last_hidden_state[:, -1]  # [B, H]
         logp = self.llm_decoder(hidden).log_softmax(dim=-1)
-        return LMStep(logp, outputs.past_key_values)
+        # the output names its cache as the input does (reading the old name warns in 5.x)
+        return LMStep(logp, getattr(outputs, self._cache_argument))
 
     @classmethod
     def from_reference_state(
