@@ -21,7 +21,12 @@ on both sides: the minimum and maximum token/text ratios are both set to one rat
 ``Qwen2LM.inference(min_token_text_ratio=r, max_token_text_ratio=r)``), so each line gets
 exactly ``int(r * text tokens)`` steps on both sides; ``--tokens`` sets ``r`` (printed).
 
-    .venv/bin/python scripts/bench_tts.py [--quick] [--repeats 3] [--tokens 100]
+    .venv/bin/python scripts/bench_tts.py [--quick] [--repeats 3] [--threads N] [--tokens 60]
+        [--stream-tokens 150] [--memory-requests 100]
+
+Other work on the machine slows a run a lot (torch's threads then wait for cores): each run
+prints the 1-minute load average, and the summary gives the fastest runs' ratio beside the
+median.
 """
 
 from __future__ import annotations
@@ -68,7 +73,6 @@ from models.tts.cosyvoice2.voice import VoiceCondition, speaker_condition  # noq
 from models.tts.generator import SynthesisRequest  # noqa: E402
 
 SAMPLE_RATE = 24000
-TOKEN_SECONDS = 0.04  # 25 speech tokens a second (2 mel frames of 480 samples each)
 BATCH = 8
 SPEAKER = "random"
 Medians = dict[str, dict[str, float]]  # figures by side: `run_interleaved`'s medians ...
@@ -419,13 +423,15 @@ def offline_runs(
             "hift": CLOCK.get("hift"),
             "audio": audio / SAMPLE_RATE,
             "tokens": float(sum(tokens[mode])),
+            "load": os.getloadavg()[0],
         }
 
     def show(mode: str, f: dict[str, float]) -> None:
         print(
             f"  {mode:<9} total {f['total']:7.1f} s | LM {f['lm']:7.1f} s | flow "
             f"{f['flow']:6.1f} s | HiFT {f['hift']:5.1f} s | {f['tokens']:.0f} tokens, "
-            f"{f['audio']:.1f} s audio | {f['audio'] / f['total']:.2f}x RT",
+            f"{f['audio']:.1f} s audio | {f['audio'] / f['total']:.2f}x RT | load "
+            f"{f['load']:.1f}",
             flush=True,
         )
 
@@ -475,13 +481,15 @@ def stream_runs(ours: Ours, reference: Reference, line: str, repeats: int) -> tu
             "hift": hift,
             "audio": audio / SAMPLE_RATE,
             "tokens": float(tokens),
+            "load": os.getloadavg()[0],
         }
 
     def show(mode: str, f: dict[str, float]) -> None:
         print(
             f"  {mode:<9} first chunk {f['first']:6.2f} s | total {f['total']:6.1f} s | "
             f"{f['chunks']:.0f} chunks | LM {f['lm']:6.1f} s | flow {f['flow']:5.1f} s | "
-            f"HiFT {f['hift']:5.1f} s | {f['tokens']:.0f} tokens, {f['audio']:.1f} s audio",
+            f"HiFT {f['hift']:5.1f} s | {f['tokens']:.0f} tokens, {f['audio']:.1f} s audio | "
+            f"load {f['load']:.1f}",
             flush=True,
         )
 
@@ -569,6 +577,12 @@ def memory_run(args: argparse.Namespace) -> dict[str, float]:
 
 
 # -- the report ---------------------------------------------------------------------------------
+
+
+def fastest(runs: Runs, key: str, flip: bool = False) -> str:
+    """The ratio of each side's fastest run (ours / reference, or its inverse)."""
+    ref, mine = (min(run[key] for run in runs[side]) for side in ("reference", "ours"))
+    return f"{(ref / mine if flip else mine / ref):.2f}x"
 
 
 def load_average() -> str:
@@ -716,6 +730,12 @@ def print_summary(
     print(f"  (a) throughput, reference time / ours: {describe_ratios(throughput)}")
     print(f"  (b) first chunk, ours / reference: {describe_ratios(first)}")
     print(f"  (b) total, ours / reference: {describe_ratios(total)}")
+    best = [
+        ("(a) throughput", fastest(a_runs, "total", flip=True)),
+        ("(b) first chunk", fastest(b_runs, "first")),
+        ("(b) total", fastest(b_runs, "total")),
+    ]
+    print("  fastest runs' ratios (the least disturbed): " + ", ".join(f"{n} {r}" for n, r in best))
     print("  (c) x-real-time per stage (audio seconds / stage seconds):")
     print(f"      {'':<42}{'LM':>8}{'flow':>8}{'HiFT':>8}{'all':>8}")
     stage_rows = [
