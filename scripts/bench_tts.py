@@ -265,13 +265,7 @@ def build_reference(parts: CosyVoice2Parts, folder: Path) -> tuple[Any, Any, Any
     """The reference ``Qwen2LM``, ``CausalMaskedDiffWithXvec`` and ``HiFTGenerator`` built as
     the tests build them, holding ``parts``' weights (loaded strictly)."""
     reference_lm = helper_from_tests("tests.models.cosyvoice_reference", "reference_lm")
-    reference_encoder = helper_from_tests(
-        "tests.models.test_cosyvoice2_flow_encoder", "reference_encoder"
-    )
-    reference_estimator = helper_from_tests(
-        "tests.models.test_cosyvoice2_flow_estimator", "reference_estimator"
-    )
-    reference_cfm = helper_from_tests("tests.models.test_cosyvoice2_flow_sampler", "reference_cfm")
+    reference_flow = helper_from_tests("tests.models.test_cosyvoice2_end_to_end", "reference_flow")
     reference_hift = helper_from_tests("tests.models.test_cosyvoice2_hift", "reference_hift")
 
     # reference_lm also runs the decoding steps without the one-position attention mask that
@@ -284,20 +278,7 @@ def build_reference(parts: CosyVoice2Parts, folder: Path) -> tuple[Any, Any, Any
     state[TEXT_HEAD_KEY] = state[REFERENCE_BODY_PREFIX + "embed_tokens.weight"]
     llm.load_state_dict(state, strict=True)
 
-    config = parts.flow.config
-    flow = reference_module("flow.flow").CausalMaskedDiffWithXvec(
-        input_size=config.token_width,
-        output_size=config.mel_bins,
-        spk_embed_dim=config.speaker_dim,
-        output_type="mel",
-        vocab_size=config.vocab,
-        input_frame_rate=25,
-        only_mask_loss=True,
-        token_mel_ratio=config.token_mel_ratio,
-        pre_lookahead_len=config.pre_lookahead,
-        encoder=reference_encoder(config.encoder, 0),
-        decoder=reference_cfm(reference_estimator(config.estimator, 0), config.cfm),
-    )
+    flow = reference_flow(parts.flow.config, seed=0)
     flow.load_state_dict(parts.flow.reference_state(), strict=True)
 
     hift = reference_hift(parts.hift.config, seed=0)
