@@ -11,6 +11,7 @@ from audiotok.errors import AudiotokError
 from audiotok.requirements import ConfigurationError
 from audiotok.tokenizers.registry import TokenizerInfo
 from pipelines.bench.command import add_bench_command, bench_lines
+from pipelines.translate.command import add_translate_command
 from pipelines.tts_command import add_tts_commands
 
 
@@ -94,6 +95,7 @@ def _build_parser() -> argparse.ArgumentParser:
     info.set_defaults(handler=_cmd_info)
     _add_synth_commands(commands)
     add_tts_commands(commands)
+    add_translate_command(commands)
     add_bench_command(commands)
     return parser
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -88,32 +89,71 @@ class SileroVAD(VoiceActivityDetector):
         ``N16`` is the length at 16 kHz; the last window is zero-padded.
         """
         audio = mono_at_rate(wave, sample_rate, SAMPLE_RATE, "silero VAD")
-        frames = -(-audio.size // WINDOW)
-        padded = np.zeros(CONTEXT + frames * WINDOW, dtype=np.float32)
-        padded[CONTEXT : CONTEXT + audio.size] = audio
-        state = np.zeros((2, 1, 128), dtype=np.float32)
-        rate = np.array(SAMPLE_RATE, dtype=np.int64)
-        out = np.empty(frames, dtype=np.float32)
-        for i in range(frames):
-            chunk = padded[None, i * WINDOW : i * WINDOW + CONTEXT + WINDOW]
-            prob, state = self._session.run(None, {"input": chunk, "state": state, "sr": rate})
-            out[i] = float(prob[0, 0])
-        return out
+        stream = self.stream()
+        return np.concatenate([stream.feed(audio), stream.finish()])
 
-    def speech_segments(self, wave: np.ndarray, sample_rate: int) -> list[SpeechSegment]:
-        """See `VoiceActivityDetector.speech_segments`."""
-        probs = self.speech_probabilities(wave, sample_rate)
+    def stream(self) -> SileroStream:
+        """A stateful scorer for audio that arrives in blocks (an hour-long file read piece
+        by piece): the same probabilities as `speech_probabilities` on the whole."""
+        return SileroStream(self._session)
+
+    @property
+    def neg_threshold(self) -> float:
         cfg = self.config
-        neg = (
+        return (
             cfg.neg_threshold if cfg.neg_threshold is not None else max(cfg.threshold - 0.15, 0.01)
         )
+
+    def segments_from(self, probabilities: np.ndarray, duration_s: float) -> list[SpeechSegment]:
+        """`speech_segments` from probabilities already computed (`stream`)."""
+        cfg = self.config
         return segments_from_probabilities(
-            probs,
+            probabilities,
             WINDOW / SAMPLE_RATE,
-            np.asarray(wave).shape[-1] / sample_rate,
+            duration_s,
             threshold=cfg.threshold,
-            neg_threshold=neg,
+            neg_threshold=self.neg_threshold,
             min_speech_s=cfg.min_speech_s,
             min_silence_s=cfg.min_silence_s,
             speech_pad_s=cfg.speech_pad_s,
         )
+
+    def speech_segments(self, wave: np.ndarray, sample_rate: int) -> list[SpeechSegment]:
+        """See `VoiceActivityDetector.speech_segments`."""
+        probs = self.speech_probabilities(wave, sample_rate)
+        return self.segments_from(probs, np.asarray(wave).shape[-1] / sample_rate)
+
+
+class SileroStream:
+    """Silero's recurrent state and the samples not yet scored, between blocks of 16 kHz audio.
+
+    `feed` scores every complete 512-sample window it can; `finish` scores the zero-padded
+    remainder. Each window sees the 64 samples before it, as in one pass over the whole input.
+    """
+
+    def __init__(self, session: Any) -> None:
+        self._session = session
+        self._state = np.zeros((2, 1, 128), dtype=np.float32)
+        self._rate = np.array(SAMPLE_RATE, dtype=np.int64)
+        self._pending = np.zeros(CONTEXT, dtype=np.float32)  # context + unscored samples
+
+    def feed(self, audio_16k: np.ndarray) -> np.ndarray:
+        """Probabilities ``[windows completed by this block]`` of float32 16 kHz ``[N]``."""
+        self._pending = np.concatenate([self._pending, np.asarray(audio_16k, np.float32)])
+        frames = (self._pending.size - CONTEXT) // WINDOW
+        out = np.empty(frames, dtype=np.float32)
+        for i in range(frames):
+            chunk = self._pending[None, i * WINDOW : i * WINDOW + CONTEXT + WINDOW]
+            prob, self._state = self._session.run(
+                None, {"input": chunk, "state": self._state, "sr": self._rate}
+            )
+            out[i] = float(prob[0, 0])
+        self._pending = self._pending[frames * WINDOW :]
+        return out
+
+    def finish(self) -> np.ndarray:
+        """The last, zero-padded window (empty when the input ended on a window boundary)."""
+        left = self._pending.size - CONTEXT
+        if left <= 0:
+            return np.zeros(0, dtype=np.float32)
+        return self.feed(np.zeros(WINDOW - left, dtype=np.float32))

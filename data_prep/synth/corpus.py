@@ -14,11 +14,13 @@ import os
 import re
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute
 import pyarrow.parquet as pq
@@ -26,6 +28,7 @@ import pyarrow.parquet as pq
 from audiotok.atomic import atomic_write_text
 from audiotok.audio import resample
 from audiotok.errors import AudiotokError
+from audiotok.tts_engines import TTSEngine, TTSError, VoiceSpec, get_tts_engine
 from data_prep.read import encode_flac_bytes
 from data_prep.shards import (
     ShardWriter,
@@ -34,7 +37,6 @@ from data_prep.shards import (
     shard_paths,
     sidecar_paths,
 )
-from data_prep.synth.tts import TTSEngine, TTSError, get_tts_engine
 
 SYNTH_SCHEMA = pa.schema(
     [
@@ -59,6 +61,8 @@ SYNTH_SCHEMA = pa.schema(
 DEFAULT_MAX_CHARS = 400
 CONFIG_KEY = "audiotok.synth_config"
 _SPACES = re.compile(r"\s+")
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 
 
 class SynthInputError(AudiotokError, ValueError):
@@ -128,6 +132,44 @@ def speaker_ids(count: int) -> list[str]:
     return [f"spk{index:03d}" for index in range(count)]
 
 
+def open_engine(engine: str | TTSEngine, languages: Iterable[str]) -> TTSEngine:
+    """The engine, checked once for every language it will speak (a missing engine or an
+    unsupported language fails here, not once per line)."""
+    tts = get_tts_engine(engine)
+    for language in languages:
+        if language not in tts.languages():
+            raise tts.unsupported(language)
+        tts.check(language)
+    return tts
+
+
+def speak(
+    tts: TTSEngine, speaker: str, language: str, text: str, sample_rate: int
+) -> tuple[np.ndarray, VoiceSpec]:
+    """``text`` in ``speaker``'s voice, as float32 ``[N]`` at ``sample_rate``, and the voice."""
+    voice = tts.voice_for_speaker(speaker, language)
+    samples, rate = tts.synthesize(text, language, voice)
+    return resample(samples, rate, sample_rate), voice
+
+
+def worker_threads(workers: int | None) -> int:
+    """Synthesis threads: ``workers``, or one per CPU."""
+    return max(1, workers or os.cpu_count() or 1)
+
+
+def map_tts(pool: Executor, fn: Callable[[_T], _R], items: Sequence[_T]) -> list[_R | TTSError]:
+    """``fn`` over ``items`` on ``pool``, in item order; an item whose synthesis failed gets its
+    ``TTSError`` in place of a result, so one bad line never stops a run."""
+
+    def work(item: _T) -> _R | TTSError:
+        try:
+            return fn(item)
+        except TTSError as exc:
+            return exc
+
+    return list(pool.map(work, items))
+
+
 def run_synth(
     src_path: str | os.PathLike[str],
     tgt_path: str | os.PathLike[str],
@@ -158,12 +200,7 @@ def run_synth(
         raise SynthInputError(f"voices_per_line must be in 1..{speakers}, got {voices_per_line}")
     if limit is not None and limit < 0:
         raise SynthInputError(f"limit must be >= 0, got {limit}")
-    tts = get_tts_engine(engine)
-    for language in (src_lang, tgt_lang):
-        if language not in tts.languages():
-            known = ", ".join(tts.languages())
-            raise TTSError(tts.name, language, "", "unsupported_language", f"known: {known}")
-        tts.check(language)  # a missing engine fails once here, not once per line
+    tts = open_engine(engine, (src_lang, tgt_lang))
     started = time.perf_counter()
     out = Path(out_dir)
     pair = f"{src_lang}-{tgt_lang}"
@@ -186,13 +223,10 @@ def run_synth(
     done = set(committed_sources(out))
     report = SynthReport(out_dir=out, pair=pair, lines=len(pairs))
 
-    def work(task: _Task) -> dict[str, Any] | TTSError:
-        try:
-            return _synth_row(tts, task, pair, src_lang, tgt_lang, sample_rate)
-        except TTSError as exc:
-            return exc
+    def work(task: _Task) -> dict[str, Any]:
+        return _synth_row(tts, task, pair, src_lang, tgt_lang, sample_rate)
 
-    threads = max(1, workers or os.cpu_count() or 1)
+    threads = worker_threads(workers)
     chunk = max(threads * 8, rows_per_shard // voices_per_line)
     metadata = {CONFIG_KEY: config_hash}
     with (
@@ -211,7 +245,7 @@ def run_synth(
             for line in todo:
                 raw_src, raw_tgt = pairs[line]
                 src_text, tgt_text = clean_text(raw_src), clean_text(raw_tgt)
-                problem = _text_problem(src_text, tgt_text, max_chars)
+                problem = text_problem(src_text, tgt_text, max_chars)
                 if problem is not None:
                     reason, side = problem
                     problems[line] = _error_record(pair, line, None, side, reason, raw_src, raw_tgt)
@@ -221,7 +255,7 @@ def run_synth(
                     for k in range(voices_per_line)
                 ]
             flat = [task for line_tasks in tasks.values() for task in line_tasks]
-            results = dict(zip(flat, pool.map(work, flat), strict=True))
+            results = dict(zip(flat, map_tts(pool, work, flat), strict=True))
             for line in todo:
                 rows: list[dict[str, Any]] = []
                 errors = [problems[line]] if line in problems else []
@@ -274,7 +308,9 @@ def _source(pair: str, line: int) -> str:
     return f"{pair}:{line}"
 
 
-def _text_problem(src_text: str, tgt_text: str, max_chars: int) -> tuple[str, str] | None:
+def text_problem(src_text: str, tgt_text: str, max_chars: int) -> tuple[str, str] | None:
+    """``(reason, side)`` when a line pair cannot be spoken: ``empty`` or ``too_long`` on
+    ``src``, ``tgt`` or ``both``; None when both sides are fine."""
     for reason, test in (("empty", lambda t: not t), ("too_long", lambda t: len(t) > max_chars)):
         bad = [side for side, text in (("src", src_text), ("tgt", tgt_text)) if test(text)]
         if bad:
@@ -311,9 +347,7 @@ def _synth_row(
     voices = {}
     sides_text = (("src", src_lang, task.src_text), ("tgt", tgt_lang, task.tgt_text))
     for side, language, text in sides_text:
-        voice = tts.voice_for_speaker(task.speaker, language)
-        samples, rate = tts.synthesize(text, language, voice)
-        samples = resample(samples, rate, sample_rate)
+        samples, voice = speak(tts, task.speaker, language, text, sample_rate)
         sides[side] = (encode_flac_bytes(samples, sample_rate), samples.shape[-1] / sample_rate)
         voices[side] = voice
     src_voice, tgt_voice = voices["src"], voices["tgt"]

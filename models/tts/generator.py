@@ -11,6 +11,11 @@ the ``tts`` job and the translation cascade never know which one they speak thro
 
 A model is built by its family's ``from_pretrained`` (Hub id or directory) or ``random``
 (a debug-size model with random weights, only when asked for).
+
+`TokenVocoder` is an optional capability: a generator whose LM writes a speech-token vocabulary
+that other models write too (CosyVoice 2: S3 v2 tokens) can voice given tokens without its LM,
+in any voice. SeamlessM4T re-voiced in the speaker's timbre and the DS2ST-LM model speak
+through it.
 """
 
 from __future__ import annotations
@@ -29,7 +34,8 @@ class SynthesisError(AudiotokError):
 
     Reasons: ``empty_text``, ``unencodable_text``, ``text_too_long``, ``voice_unreadable``,
     ``voice_silent``, ``voice_too_short``, ``voice_text_missing``, ``eos_before_min_length``,
-    ``no_voice`` (the model has no built-in speaker and none was given), ``unknown_speaker``.
+    ``no_voice`` (the model has no built-in speaker and none was given), ``unknown_speaker``;
+    voicing given tokens (`TokenVocoder`): ``no_tokens``, ``token_out_of_range``.
     """
 
     def __init__(self, reason: str, detail: str) -> None:
@@ -73,6 +79,25 @@ class SynthesisRequest:
     voice: Voice | None = None
     speaker: str | None = None
     greedy: bool = False
+    seed: int | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class TokenRequest:
+    """Speech tokens to voice (`TokenVocoder.speak_tokens`).
+
+    Attributes:
+        id: the caller's name for the line.
+        tokens: the vocoder's speech tokens ``[T]`` (what its `speech_tokens` gives).
+        voice: the timbre to speak in, or None for the model's built-in ``speaker``.
+        speaker: a built-in speaker's name; None: the first.
+        seed: seeds the vocoder's random generators (None: random).
+    """
+
+    id: str
+    tokens: Sequence[int]
+    voice: Voice | None = None
+    speaker: str | None = None
     seed: int | None = None
 
 
@@ -155,3 +180,21 @@ class SpeechGenerator(ABC):
         Raises:
             SynthesisError: the line cannot be synthesised (before any chunk is yielded).
         """
+
+
+class TokenVocoder(ABC):
+    """Speech tokens + voice -> audio, without a text LM (see the module docstring)."""
+
+    @property
+    @abstractmethod
+    def sample_rate(self) -> int:
+        """Output rate in Hz."""
+
+    @abstractmethod
+    def speech_tokens(self, wave: np.ndarray, sample_rate: int) -> list[int]:
+        """The speech tokens of mono speech ``[N]`` at ``sample_rate``."""
+
+    @abstractmethod
+    def speak_tokens(self, requests: Sequence[TokenRequest]) -> list[Synthesis]:
+        """One `Synthesis` per request, in order (``speech_tokens`` the given tokens, no text
+        tokens); a failed line carries its error and never stops the others."""

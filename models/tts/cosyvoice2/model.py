@@ -6,6 +6,10 @@ and audio in one HiFT pass. Streaming, one request's tokens are vocoded chunk by
 LM goes on: the first chunk after ``first_chunk_tokens`` tokens (counted so that the prompt and
 the chunk end on the flow's training chunk boundary), then chunks growing by ``growth`` up to
 ``max_chunk_tokens``; the flow and HiFT keep their state between chunks.
+
+Given S3 v2 tokens (`speak_tokens`, the `TokenVocoder` capability), the LM is skipped: the
+tokens go through the same flow and HiFT batches as a one-piece line of `synthesize`, in the
+voice of a prompt; `speech_tokens` gives the tokens of any speech.
 """
 
 from __future__ import annotations
@@ -23,8 +27,10 @@ from models.tts.cosyvoice2.decode import LMRequest, LMResult, SamplingConfig, de
 from models.tts.cosyvoice2.flow import CausalFlow
 from models.tts.cosyvoice2.hift import HiFT
 from models.tts.cosyvoice2.lm import SpeechLM
+from models.tts.cosyvoice2.prompt import to_prompt_rate
 from models.tts.cosyvoice2.text import TextFrontend
 from models.tts.cosyvoice2.voice import (
+    PROMPT_RATE,
     PromptParts,
     VoiceCondition,
     speaker_condition,
@@ -36,6 +42,8 @@ from models.tts.generator import (
     Synthesis,
     SynthesisError,
     SynthesisRequest,
+    TokenRequest,
+    TokenVocoder,
 )
 
 SAMPLE_RATE = 24000
@@ -84,7 +92,7 @@ class _Line:
     error: SynthesisError | None = None
 
 
-class CosyVoice2Generator(SpeechGenerator):
+class CosyVoice2Generator(SpeechGenerator, TokenVocoder):
     """See the module docstring.
 
     Args:
@@ -242,6 +250,44 @@ class CosyVoice2Generator(SpeechGenerator):
         if pieces:
             synthesis.mel = torch.cat([m for m, _ in pieces], dim=1).numpy()
         return synthesis
+
+    # -- given tokens -----------------------------------------------------------------------
+
+    def speech_tokens(self, wave: np.ndarray, sample_rate: int) -> list[int]:
+        """The S3 v2 tokens (25 a second) of mono speech ``[N]``, from the prompt front end's
+        tokenizer: what the LM would write for it."""
+        samples = np.asarray(wave, dtype=np.float32).reshape(-1)
+        if sample_rate != PROMPT_RATE:
+            samples = to_prompt_rate(samples, sample_rate)
+        return self.parts.prompt.speech_tokens(samples)
+
+    def speak_tokens(self, requests: Sequence[TokenRequest]) -> list[Synthesis]:
+        """See `TokenVocoder.speak_tokens`. A request with the voice, seed and tokens of a
+        one-piece `synthesize` line gives that line's audio."""
+        lines = [self._token_line(request) for request in requests]
+        return self._vocode([line for line in lines if line.error is None], lines)
+
+    def _token_line(self, request: TokenRequest) -> _Line:
+        """A line whose one piece has no text and the given tokens as its LM result."""
+        tokens = [int(t) for t in request.tokens]
+        line = _Line(
+            SynthesisRequest(request.id, "", request.voice, request.speaker, seed=request.seed)
+        )
+        line.pieces = [torch.zeros(0, dtype=torch.long)]
+        line.results = [LMResult(tokens)]
+        vocab = self.parts.flow.config.vocab
+        if not tokens:
+            line.error = SynthesisError("no_tokens", f"{request.id}: no speech tokens to voice")
+        elif min(tokens) < 0 or max(tokens) >= vocab:
+            line.error = SynthesisError(
+                "token_out_of_range", f"{request.id}: tokens must lie in [0, {vocab})"
+            )
+        else:
+            try:
+                line.condition = self._condition(line.request)
+            except SynthesisError as exc:
+                line.error = exc
+        return line
 
     # -- streaming ---------------------------------------------------------------------------
 
